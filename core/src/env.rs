@@ -1,0 +1,11 @@
+//! Environment variables the parent sets for its children.
+//!
+//! The child runtime reads these to pick its channel; a capability needs no
+//! code to serve any transport. See `docs/protocol.md`.
+
+/// Set to `"1"` in every child the parent launches. Lets one binary act as
+/// both parent and child (`bulkhead_child::run_if_child`).
+pub const CHILD: &str = "BULKHEAD_CHILD";
+
+/// Names the transport the child must use, such as `"stdio"`.
+pub const TRANSPORT: &str = "BULKHEAD_TRANSPORT";

@@ -1,0 +1,54 @@
+//! bulkhead runs crashy, hanging or memory-hungry work in supervised worker
+//! processes.
+//!
+//! The parent (your application) starts a child process through a
+//! [`Transport`], sends it typed [`Command`]s, receives rows, diagnostics and
+//! progress live through [`Sink`]s, and gets exactly one terminal outcome per
+//! request. Whatever the child does, the parent survives and is told why.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bulkhead::WorkerError> {
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, bulkhead::Command)]
+//! #[command(response = String)]
+//! struct Echo {
+//!     text: String,
+//! }
+//!
+//! # let transport = todo!();
+//! let mut worker = bulkhead::Worker::builder("path/to/child")
+//!     .transport(transport)
+//!     .spawn()
+//!     .await?;
+//! let reply = worker.call(&Echo { text: "hi".into() }).await?;
+//! assert_eq!(reply, "hi");
+//! worker.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The child side lives in the `bulkhead-child` crate; the stdio transport in
+//! `bulkhead-stdio`. The wire format is specified in `docs/protocol.md` and
+//! implemented in [`wire`].
+
+#![warn(missing_docs)]
+
+extern crate self as bulkhead;
+
+pub mod command;
+pub mod env;
+pub mod policy;
+pub mod row;
+pub mod sink;
+pub mod transport;
+pub mod wire;
+pub mod worker;
+
+pub use bulkhead_macros::Command;
+pub use command::{Command, StreamCommand, UnaryCommand};
+pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
+pub use row::{RawRow, Row};
+pub use sink::{Sink, SinkError};
+pub use transport::{ChildPipes, Connect, Connection, Transport, TransportError};
+pub use worker::{Worker, WorkerBuilder, WorkerConfig, WorkerError};

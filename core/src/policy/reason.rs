@@ -1,0 +1,41 @@
+use std::fmt;
+
+/// Why a child generation ended. Each reason has a stable snake_case name,
+/// used in statistics and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RestartReason {
+    /// The caller asked for a fresh child.
+    Explicit,
+    /// A restart policy decided; carries the policy's stable name.
+    Policy(&'static str),
+    /// The child exited or its channel closed.
+    ChildExited,
+    /// The child reported a panic and asked to be replaced.
+    ChildRequested,
+    /// The child broke the protocol.
+    ProtocolViolation,
+    /// The request channel could no longer be kept consistent (a failed write,
+    /// an interrupted request).
+    ChannelLost,
+}
+
+impl RestartReason {
+    /// The stable name of this reason.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartReason::Explicit => "explicit",
+            RestartReason::Policy(name) => name,
+            RestartReason::ChildExited => "child_exited",
+            RestartReason::ChildRequested => "child_requested",
+            RestartReason::ProtocolViolation => "protocol_violation",
+            RestartReason::ChannelLost => "channel_lost",
+        }
+    }
+}
+
+impl fmt::Display for RestartReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,154 @@
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, LengthDelimitedCodec};
+
+use super::{DEFAULT_MAX_FRAME, FrameError, LENGTH_BYTES};
+
+/// Splits a byte stream into frame bodies, checking each announced length
+/// against the maximum before buffering the body.
+///
+/// Built on [`LengthDelimitedCodec`] (4-byte big-endian length, body only).
+/// Usable both from `tokio_util::codec::FramedRead` and synchronously, by
+/// feeding a [`BytesMut`] to [`Decoder::decode`].
+///
+/// ```
+/// use bulkhead::wire::{FrameCodec, FrameError};
+/// use bytes::BytesMut;
+/// use tokio_util::codec::Decoder;
+///
+/// let mut codec = FrameCodec::new(8);
+/// let mut buf = BytesMut::from(&[0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 1, 0][..]);
+/// assert_eq!(&codec.decode(&mut buf).unwrap().unwrap()[..], b"abc");
+/// assert!(matches!(
+///     codec.decode(&mut buf),
+///     Err(FrameError::TooLarge { len: 256, max: 8 })
+/// ));
+/// ```
+#[derive(Debug)]
+pub struct FrameCodec {
+    inner: LengthDelimitedCodec,
+    max_frame: u32,
+    /// True once the inner codec has consumed a length prefix and waits for
+    /// the body; the next prefix must not be peeked until then.
+    in_body: bool,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+impl FrameCodec {
+    /// A codec that refuses bodies over `max_frame` bytes.
+    pub fn new(max_frame: u32) -> Self {
+        let inner = LengthDelimitedCodec::builder()
+            .length_field_length(LENGTH_BYTES)
+            .big_endian()
+            .max_frame_length(max_frame as usize)
+            .new_codec();
+        Self {
+            inner,
+            max_frame,
+            in_body: false,
+        }
+    }
+
+    /// The maximum body size this codec accepts.
+    pub fn max_frame(&self) -> u32 {
+        self.max_frame
+    }
+
+    /// Changes the maximum, for instance after the handshake negotiated it.
+    pub fn set_max_frame(&mut self, max_frame: u32) {
+        self.max_frame = max_frame;
+        self.inner.set_max_frame_length(max_frame as usize);
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        if !self.in_body && src.len() >= LENGTH_BYTES {
+            let len = u64::from((&src[..LENGTH_BYTES]).get_u32());
+            if len > u64::from(self.max_frame) {
+                return Err(FrameError::TooLarge {
+                    len,
+                    max: self.max_frame,
+                });
+            }
+        }
+        let before = src.len();
+        match self.inner.decode(src)? {
+            Some(body) => {
+                self.in_body = false;
+                Ok(Some(body.freeze()))
+            }
+            None => {
+                self.in_body |= src.len() < before;
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.decode(src)? {
+            Some(body) => Ok(Some(body)),
+            None if src.is_empty() && !self.in_body => Ok(None),
+            None => Err(FrameError::Truncated {
+                buffered: src.len() + if self.in_body { LENGTH_BYTES } else { 0 },
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_split_across_reads_is_reassembled() {
+        let mut codec = FrameCodec::new(16);
+        let mut buf = BytesMut::from(&[0, 0, 0, 4, b'a'][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(b"bcd");
+        assert_eq!(&codec.decode(&mut buf).unwrap().unwrap()[..], b"abcd");
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn eof_inside_a_body_is_truncation() {
+        let mut codec = FrameCodec::new(16);
+        let mut buf = BytesMut::from(&[0, 0, 0, 4, b'a'][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(FrameError::Truncated { buffered: 5 })
+        ));
+    }
+
+    #[test]
+    fn eof_inside_a_prefix_is_truncation() {
+        let mut codec = FrameCodec::new(16);
+        let mut buf = BytesMut::from(&[0, 0][..]);
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(FrameError::Truncated { buffered: 2 })
+        ));
+    }
+
+    #[test]
+    fn oversize_is_refused_before_the_body_arrives() {
+        let mut codec = FrameCodec::new(1024);
+        let mut buf = BytesMut::from(&0x7fff_ffffu32.to_be_bytes()[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::TooLarge {
+                len: 0x7fff_ffff,
+                max: 1024
+            })
+        ));
+        assert!(buf.capacity() < 1024 * 1024);
+    }
+}

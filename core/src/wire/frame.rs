@@ -1,0 +1,240 @@
+use super::{FrameError, FrameKind};
+
+/// One parsed frame body, borrowing its names and payload from the buffer.
+///
+/// Payloads stay JSON bytes: the receiver deserializes them straight into its
+/// own types, so a typed row never passes through an intermediate tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// Parent → child: a JSON [`Hello`](super::Hello).
+    Hello {
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+    /// Child → parent: a JSON [`Handshake`](super::Handshake).
+    Handshake {
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+    /// Parent → child: run `command` with JSON `args`.
+    Request {
+        /// Request id chosen by the parent.
+        request: u64,
+        /// Command name.
+        command: &'a str,
+        /// JSON arguments.
+        args: &'a [u8],
+    },
+    /// Parent → child: stop request `request`.
+    Cancel {
+        /// Request id.
+        request: u64,
+    },
+    /// Parent → child: exit once idle.
+    Shutdown,
+    /// Child → parent: row number `seq` of stream `stream`.
+    Row {
+        /// Request id.
+        request: u64,
+        /// Stream name.
+        stream: &'a str,
+        /// Per-stream sequence number, from 0.
+        seq: u64,
+        /// JSON row.
+        payload: &'a [u8],
+    },
+    /// Child → parent: a JSON [`Diagnostic`](super::Diagnostic).
+    Diagnostic {
+        /// Request id.
+        request: u64,
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+    /// Child → parent: a JSON [`Progress`](super::Progress).
+    Progress {
+        /// Request id.
+        request: u64,
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+    /// Child → parent: a JSON [`Success`](super::Success), ending the request.
+    Success {
+        /// Request id.
+        request: u64,
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+    /// Child → parent: a JSON [`RemoteError`](super::RemoteError), ending the request.
+    Error {
+        /// Request id.
+        request: u64,
+        /// JSON payload.
+        payload: &'a [u8],
+    },
+}
+
+impl<'a> Frame<'a> {
+    /// Parses one frame body (the bytes after the length prefix).
+    pub fn decode(body: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+        let (&first, _) = body.split_first().ok_or(FrameError::Empty)?;
+        let kind = FrameKind::try_from(first)?;
+        let mut cursor = Cursor { kind, body, pos: 1 };
+        let request = cursor.u64()?;
+        let frame = match kind {
+            FrameKind::Hello => Frame::Hello {
+                payload: cursor.rest(),
+            },
+            FrameKind::Handshake => Frame::Handshake {
+                payload: cursor.rest(),
+            },
+            FrameKind::Request => Frame::Request {
+                request,
+                command: cursor.name()?,
+                args: cursor.rest(),
+            },
+            FrameKind::Cancel => Frame::Cancel { request },
+            FrameKind::Shutdown => Frame::Shutdown,
+            FrameKind::Row => Frame::Row {
+                request,
+                stream: cursor.name()?,
+                seq: cursor.u64()?,
+                payload: cursor.rest(),
+            },
+            FrameKind::Diagnostic => Frame::Diagnostic {
+                request,
+                payload: cursor.rest(),
+            },
+            FrameKind::Progress => Frame::Progress {
+                request,
+                payload: cursor.rest(),
+            },
+            FrameKind::Success => Frame::Success {
+                request,
+                payload: cursor.rest(),
+            },
+            FrameKind::Error => Frame::Error {
+                request,
+                payload: cursor.rest(),
+            },
+        };
+        Ok(frame)
+    }
+
+    /// The kind of this frame.
+    pub fn kind(&self) -> FrameKind {
+        match self {
+            Frame::Hello { .. } => FrameKind::Hello,
+            Frame::Handshake { .. } => FrameKind::Handshake,
+            Frame::Request { .. } => FrameKind::Request,
+            Frame::Cancel { .. } => FrameKind::Cancel,
+            Frame::Shutdown => FrameKind::Shutdown,
+            Frame::Row { .. } => FrameKind::Row,
+            Frame::Diagnostic { .. } => FrameKind::Diagnostic,
+            Frame::Progress { .. } => FrameKind::Progress,
+            Frame::Success { .. } => FrameKind::Success,
+            Frame::Error { .. } => FrameKind::Error,
+        }
+    }
+
+    /// The request id this frame belongs to; 0 for connection-level frames.
+    pub fn request(&self) -> u64 {
+        match *self {
+            Frame::Hello { .. } | Frame::Handshake { .. } | Frame::Shutdown => 0,
+            Frame::Request { request, .. }
+            | Frame::Cancel { request }
+            | Frame::Row { request, .. }
+            | Frame::Diagnostic { request, .. }
+            | Frame::Progress { request, .. }
+            | Frame::Success { request, .. }
+            | Frame::Error { request, .. } => request,
+        }
+    }
+}
+
+/// Reads fixed fields off a body, reporting short bodies against their kind.
+struct Cursor<'a> {
+    kind: FrameKind,
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
+        let end = self.pos.checked_add(n).filter(|end| *end <= self.body.len());
+        let end = end.ok_or(FrameError::Short {
+            kind: self.kind,
+            len: self.body.len(),
+        })?;
+        let bytes = &self.body[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, FrameError> {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(raw))
+    }
+
+    fn name(&mut self) -> Result<&'a str, FrameError> {
+        let mut raw = [0u8; 2];
+        raw.copy_from_slice(self.take(2)?);
+        let bytes = self.take(usize::from(u16::from_be_bytes(raw)))?;
+        std::str::from_utf8(bytes).map_err(|_| FrameError::BadName { kind: self.kind })
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.body[self.pos..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_is_rejected() {
+        assert!(matches!(Frame::decode(&[]), Err(FrameError::Empty)));
+    }
+
+    #[test]
+    fn header_without_request_id_is_short() {
+        let err = Frame::decode(&[FrameKind::Cancel as u8, 0, 0]).unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::Short {
+                kind: FrameKind::Cancel,
+                len: 3
+            }
+        ));
+    }
+
+    #[test]
+    fn row_with_name_past_the_end_is_short() {
+        let mut body = vec![FrameKind::Row as u8];
+        body.extend_from_slice(&7u64.to_be_bytes());
+        body.extend_from_slice(&200u16.to_be_bytes());
+        body.extend_from_slice(b"abc");
+        assert!(matches!(
+            Frame::decode(&body),
+            Err(FrameError::Short {
+                kind: FrameKind::Row,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn non_utf8_command_name_is_rejected() {
+        let mut body = vec![FrameKind::Request as u8];
+        body.extend_from_slice(&1u64.to_be_bytes());
+        body.extend_from_slice(&2u16.to_be_bytes());
+        body.extend_from_slice(&[0xff, 0xfe]);
+        assert!(matches!(
+            Frame::decode(&body),
+            Err(FrameError::BadName {
+                kind: FrameKind::Request
+            })
+        ));
+    }
+}

@@ -1,0 +1,185 @@
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::policy::{Never, RestartPolicy};
+use crate::transport::Transport;
+use crate::wire::{DEFAULT_MAX_FRAME, MIN_MAX_FRAME};
+
+use super::{Worker, WorkerError};
+
+/// Everything a [`Worker`] needs to launch and supervise its children.
+///
+/// Built with [`WorkerBuilder`]; each setter there documents its default.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Child executable.
+    pub program: PathBuf,
+    /// Arguments passed to the child.
+    pub args: Vec<OsString>,
+    /// Variables added to the child's environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Start the child with an empty environment (plus `env` and the
+    /// transport's own variables) instead of inheriting the parent's.
+    pub env_clear: bool,
+    /// How the parent talks to the child.
+    pub transport: Arc<dyn Transport>,
+    /// Limit for spawn plus handshake.
+    pub startup_timeout: Duration,
+    /// How long a child may take to exit after a shutdown frame before it is
+    /// killed.
+    pub shutdown_timeout: Duration,
+    /// Largest frame body the parent accepts from the child.
+    pub max_frame: u32,
+    /// Bytes of the child's stderr kept for error reports.
+    pub stderr_capacity: usize,
+    /// Decides when to cycle the child between requests.
+    pub policy: Arc<dyn RestartPolicy>,
+}
+
+/// Builds a [`Worker`].
+///
+/// ```no_run
+/// # async fn demo(transport: impl bulkhead::Transport) -> Result<(), bulkhead::WorkerError> {
+/// use std::time::Duration;
+///
+/// let worker = bulkhead::Worker::builder("target/release/my-child")
+///     .transport(transport)
+///     .startup_timeout(Duration::from_secs(5))
+///     .spawn()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WorkerBuilder {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    env_clear: bool,
+    transport: Option<Arc<dyn Transport>>,
+    startup_timeout: Duration,
+    shutdown_timeout: Duration,
+    max_frame: u32,
+    stderr_capacity: usize,
+    policy: Arc<dyn RestartPolicy>,
+}
+
+impl WorkerBuilder {
+    /// A builder for children running `program`, with every default.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            env_clear: false,
+            transport: None,
+            startup_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(2),
+            max_frame: DEFAULT_MAX_FRAME,
+            stderr_capacity: 64 * 1024,
+            policy: Arc::new(Never),
+        }
+    }
+
+    /// Appends one argument for the child. Default: none.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds one variable to the child's environment. Default: none added.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts children with an empty environment: only variables given with
+    /// [`env`](Self::env) and the transport's own reach them. Default: the
+    /// child inherits the parent's environment.
+    pub fn env_clear(mut self) -> Self {
+        self.env_clear = true;
+        self
+    }
+
+    /// The transport. Required: building without one is
+    /// [`WorkerError::Config`].
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The transport, already shared.
+    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Limit for spawn plus handshake. Default: 10 s.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long a child may take to exit after a shutdown frame before it is
+    /// killed. Default: 2 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Largest frame body accepted from the child, checked before the body is
+    /// buffered. Default: 16 MiB; at least 4 KiB.
+    pub fn max_frame(mut self, bytes: u32) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// Bytes of the child's stderr kept for error reports. Default: 64 KiB.
+    pub fn stderr_capacity(mut self, bytes: usize) -> Self {
+        self.stderr_capacity = bytes;
+        self
+    }
+
+    /// The restart policy consulted before each request. Default: never cycle.
+    pub fn policy(mut self, policy: impl RestartPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Checks the settings and returns the configuration.
+    pub fn build(self) -> Result<WorkerConfig, WorkerError> {
+        let transport = self.transport.ok_or(WorkerError::Config {
+            reason: "no transport was set",
+        })?;
+        if self.max_frame < MIN_MAX_FRAME {
+            return Err(WorkerError::Config {
+                reason: "max_frame is below the 4 KiB minimum",
+            });
+        }
+        if self.startup_timeout.is_zero() {
+            return Err(WorkerError::Config {
+                reason: "startup_timeout is zero",
+            });
+        }
+        Ok(WorkerConfig {
+            program: self.program,
+            args: self.args,
+            env: self.env,
+            env_clear: self.env_clear,
+            transport,
+            startup_timeout: self.startup_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            max_frame: self.max_frame,
+            stderr_capacity: self.stderr_capacity,
+            policy: self.policy,
+        })
+    }
+
+    /// Builds the configuration, starts the first child and waits for its
+    /// handshake.
+    pub async fn spawn(self) -> Result<Worker, WorkerError> {
+        Worker::start(self.build()?).await
+    }
+}

@@ -1,0 +1,229 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sink::SinkError;
+use crate::transport::TransportError;
+use crate::wire::{EncodeError, FrameError, FrameKind, RemoteError};
+
+use super::ChildExit;
+
+/// Everything that can go wrong between the parent and a child.
+///
+/// Request-scoped variants name the command and generation and, where rows
+/// may have reached the sink, how many did: those rows are tentative and must
+/// not be committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The configuration is unusable.
+    #[error("invalid worker configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The child process could not be started.
+    #[error("could not start child {}", program.display())]
+    Spawn {
+        /// The executable.
+        program: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The transport could not connect to the child.
+    #[error("transport failed for generation {generation}")]
+    Transport {
+        /// Child generation.
+        generation: u64,
+        /// Cause.
+        #[source]
+        source: TransportError,
+    },
+    /// Spawn plus handshake took longer than the startup timeout.
+    #[error("generation {generation} did not finish its handshake within {timeout:?}")]
+    StartupTimeout {
+        /// Child generation.
+        generation: u64,
+        /// The limit.
+        timeout: Duration,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The child's handshake was missing or malformed.
+    #[error("generation {generation} sent a bad handshake: {detail}")]
+    Handshake {
+        /// Child generation.
+        generation: u64,
+        /// What was wrong.
+        detail: String,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The child speaks another protocol version.
+    #[error("child speaks protocol version {child}, the parent speaks {parent}")]
+    ProtocolMismatch {
+        /// The parent's version.
+        parent: u32,
+        /// The child's version.
+        child: u32,
+    },
+    /// The child sent bytes that are not a valid frame; the child was replaced.
+    #[error("generation {generation} broke the framing during {command:?}")]
+    Frame {
+        /// Command running at the time, if any.
+        command: Option<String>,
+        /// Child generation.
+        generation: u64,
+        /// Rows delivered before the failure (tentative).
+        rows_delivered: u64,
+        /// What was wrong.
+        #[source]
+        source: FrameError,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The child sent a well-formed frame that breaks the protocol at this
+    /// point; the child was replaced.
+    #[error("generation {generation} sent an unexpected {kind} frame during {command:?}: {detail}")]
+    Protocol {
+        /// Command running at the time, if any.
+        command: Option<String>,
+        /// Child generation.
+        generation: u64,
+        /// Kind of the offending frame.
+        kind: FrameKind,
+        /// What was wrong.
+        detail: String,
+        /// Rows delivered before the failure (tentative).
+        rows_delivered: u64,
+    },
+    /// The child exited or closed its channel before the request ended.
+    #[error("generation {generation} {exit} during {command:?}")]
+    ChildExited {
+        /// Command running at the time, if any.
+        command: Option<String>,
+        /// Child generation.
+        generation: u64,
+        /// How the child ended.
+        exit: ChildExit,
+        /// Rows delivered before the exit (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The child ended the request with a typed error.
+    #[error("command {command} failed in generation {generation}")]
+    Remote {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// Rows delivered before the error (tentative).
+        rows_delivered: u64,
+        /// The child's error.
+        #[source]
+        source: RemoteError,
+    },
+    /// A row did not decode into the caller's row type. The request was
+    /// cancelled and drained; the child stays warm.
+    #[error("row {seq} of stream {stream:?} of command {command} does not decode")]
+    RowDecode {
+        /// Command name.
+        command: String,
+        /// Stream of the row.
+        stream: String,
+        /// Sequence number of the row.
+        seq: u64,
+        /// Rows delivered before it (tentative).
+        rows_delivered: u64,
+        /// Decoder error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The response or summary did not decode into the caller's type.
+    #[error("the output of command {command} does not decode")]
+    OutputDecode {
+        /// Command name.
+        command: String,
+        /// Rows delivered before it (tentative).
+        rows_delivered: u64,
+        /// Decoder error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A sink refused an item. The request was cancelled and drained.
+    #[error("the sink for command {command} failed")]
+    Sink {
+        /// Command name.
+        command: String,
+        /// Rows delivered before the failure (tentative).
+        rows_delivered: u64,
+        /// Cause.
+        #[source]
+        source: SinkError,
+    },
+    /// The child's per-stream row counts disagree with the rows delivered.
+    #[error("command {command}: child reports {reported} rows on stream {stream:?}, {delivered} were delivered")]
+    SummaryMismatch {
+        /// Command name.
+        command: String,
+        /// Stream name.
+        stream: String,
+        /// Count in the child's summary.
+        reported: u64,
+        /// Rows the parent delivered on that stream.
+        delivered: u64,
+        /// Rows delivered on all streams (tentative).
+        rows_delivered: u64,
+    },
+    /// The request could not be encoded; nothing was sent.
+    #[error("request for command {command} could not be encoded")]
+    Encode {
+        /// Command name.
+        command: String,
+        /// Cause.
+        #[source]
+        source: EncodeError,
+    },
+    /// Writing to the child failed; the child was replaced.
+    #[error("writing to generation {generation} failed")]
+    Write {
+        /// Child generation.
+        generation: u64,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The worker was shut down.
+    #[error("the worker is shut down")]
+    Closed,
+}
+
+impl WorkerError {
+    /// Rows that reached the sink before this error. They are tentative: no
+    /// terminal success confirmed them.
+    pub fn rows_delivered(&self) -> u64 {
+        match self {
+            WorkerError::Frame { rows_delivered, .. }
+            | WorkerError::Protocol { rows_delivered, .. }
+            | WorkerError::ChildExited { rows_delivered, .. }
+            | WorkerError::Remote { rows_delivered, .. }
+            | WorkerError::RowDecode { rows_delivered, .. }
+            | WorkerError::OutputDecode { rows_delivered, .. }
+            | WorkerError::Sink { rows_delivered, .. }
+            | WorkerError::SummaryMismatch { rows_delivered, .. } => *rows_delivered,
+            _ => 0,
+        }
+    }
+
+    /// The end of the child's stderr, where this error carries it.
+    pub fn stderr_tail(&self) -> Option<&str> {
+        match self {
+            WorkerError::StartupTimeout { stderr_tail, .. }
+            | WorkerError::Handshake { stderr_tail, .. }
+            | WorkerError::Frame { stderr_tail, .. }
+            | WorkerError::ChildExited { stderr_tail, .. } => Some(stderr_tail),
+            _ => None,
+        }
+    }
+}

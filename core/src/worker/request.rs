@@ -1,0 +1,116 @@
+//! One request, typed or raw, with its sinks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::command::{StreamCommand, UnaryCommand};
+use crate::row::{RawRow, Row};
+use crate::sink::Sink;
+use crate::wire::{Diagnostic, Progress};
+
+use super::exchange::Extras;
+use super::rows::{NoRows, RowHandler, TypedRows};
+use super::{Worker, WorkerError};
+
+/// A request being prepared: set its diagnostic and progress sinks, then run
+/// it with [`call`](Request::call) or [`stream`](Request::stream).
+///
+/// Without a diagnostics sink, diagnostics are logged through `tracing` under
+/// the target `bulkhead::child`; without a progress sink, progress is dropped.
+#[must_use = "a request does nothing until it is called or streamed"]
+pub struct Request<'w, A: ?Sized> {
+    worker: &'w mut Worker,
+    command: &'w str,
+    args: &'w A,
+    diagnostics: Option<&'w mut (dyn Sink<Diagnostic> + 'w)>,
+    progress: Option<&'w mut (dyn Sink<Progress> + 'w)>,
+}
+
+/// What a streaming request returns on terminal success.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSummary<T> {
+    /// The command's typed summary.
+    pub value: T,
+    /// Rows delivered, over all streams.
+    pub rows: u64,
+    /// Rows delivered per stream. The child's own counts were checked
+    /// against these.
+    pub streams: BTreeMap<String, u64>,
+    /// Time from sending the request to its terminal frame.
+    pub elapsed: Duration,
+}
+
+impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
+    pub(crate) fn new(worker: &'w mut Worker, command: &'w str, args: &'w A) -> Self {
+        Self {
+            worker,
+            command,
+            args,
+            diagnostics: None,
+            progress: None,
+        }
+    }
+
+    /// Sends the request's diagnostics to `sink`.
+    pub fn diagnostics(mut self, sink: &'w mut (dyn Sink<Diagnostic> + 'w)) -> Self {
+        self.diagnostics = Some(sink);
+        self
+    }
+
+    /// Sends the request's progress reports to `sink`.
+    pub fn progress(mut self, sink: &'w mut (dyn Sink<Progress> + 'w)) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    async fn run<T: DeserializeOwned, H: RowHandler>(
+        self,
+        mut rows: H,
+    ) -> Result<StreamSummary<T>, WorkerError> {
+        let mut extras = Extras {
+            diagnostics: self.diagnostics,
+            progress: self.progress,
+        };
+        self.worker
+            .run(self.command, self.args, &mut rows, &mut extras)
+            .await
+    }
+}
+
+impl<C: UnaryCommand> Request<'_, C> {
+    /// Runs a unary command and returns its response.
+    pub async fn call(self) -> Result<C::Output, WorkerError> {
+        Ok(self.run(NoRows).await?.value)
+    }
+}
+
+impl<C: StreamCommand> Request<'_, C> {
+    /// Runs a streaming command, delivering each row to `sink` as it arrives.
+    /// The rows are tentative until this returns `Ok`.
+    pub async fn stream<S: Sink<Row<C::Row>>>(
+        self,
+        sink: S,
+    ) -> Result<StreamSummary<C::Output>, WorkerError> {
+        self.run(TypedRows::<C::Row, S>::new(sink)).await
+    }
+}
+
+impl Request<'_, RawValue> {
+    /// Runs a command by name with JSON arguments and returns its JSON output.
+    /// Rows are refused, as for a typed unary command.
+    pub async fn call_raw(self) -> Result<Box<RawValue>, WorkerError> {
+        Ok(self.run(NoRows).await?.value)
+    }
+
+    /// Runs a command by name, delivering rows as JSON text.
+    pub async fn stream_raw<S: Sink<RawRow>>(
+        self,
+        sink: S,
+    ) -> Result<StreamSummary<Box<RawValue>>, WorkerError> {
+        self.run(TypedRows::<Box<RawValue>, S>::new(sink)).await
+    }
+}
