@@ -77,7 +77,10 @@ impl Capability {
     pub fn stream<C, F, E>(self, handler: F) -> Self
     where
         C: StreamCommand,
-        F: Fn(C, &mut StreamContext<'_, '_, C::Row>) -> Result<C::Output, E> + Send + Sync + 'static,
+        F: Fn(C, &mut StreamContext<'_, '_, C::Row>) -> Result<C::Output, E>
+            + Send
+            + Sync
+            + 'static,
         E: Into<HandlerError>,
     {
         self.register(
@@ -122,7 +125,10 @@ impl Capability {
         let Some(handler) = self.handlers.get(command) else {
             return Err(RemoteError::new(
                 RemoteErrorKind::UnknownCommand,
-                format!("no command named {command:?}; this child serves {}", self.list()),
+                format!(
+                    "no command named {command:?}; this child serves {}",
+                    self.list()
+                ),
             ));
         };
         catch_unwind(AssertUnwindSafe(|| handler(args, cx))).unwrap_or_else(|panic| {

@@ -6,7 +6,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bulkhead::wire::{Diagnostic, FrameKind, Level, Progress, RemoteError, RemoteErrorKind, Success};
+use bulkhead::wire::{
+    Diagnostic, FrameKind, Level, Progress, RemoteError, RemoteErrorKind, Success,
+};
 use serde::Serialize;
 
 use crate::capability::Handled;
@@ -42,6 +44,11 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The id the parent gave this request.
+    pub fn request_id(&self) -> u64 {
+        self.request
+    }
+
     /// Whether the parent has asked this request to stop.
     pub fn is_cancelled(&self) -> bool {
         let mark = self.cancel.load(Ordering::Relaxed);
@@ -63,9 +70,9 @@ impl<'a> Context<'a> {
         let diagnostic = Diagnostic::new(level, message);
         // A diagnostic too large for a frame is dropped rather than failing
         // the request; a broken channel surfaces at the next row or the end.
-        let _unsent = self
-            .output
-            .frame(|encoder, buf| encoder.json(buf, FrameKind::Diagnostic, self.request, &diagnostic));
+        let _unsent = self.output.frame(|encoder, buf| {
+            encoder.json(buf, FrameKind::Diagnostic, self.request, &diagnostic)
+        });
     }
 
     /// Sends an informational diagnostic.
@@ -86,7 +93,9 @@ impl<'a> Context<'a> {
     /// Reports progress with a message.
     pub fn report(&mut self, progress: &Progress) -> Result<(), HandlerError> {
         self.checkpoint()?;
-        self.write(|encoder, buf, request| encoder.json(buf, FrameKind::Progress, request, progress))
+        self.write(|encoder, buf, request| {
+            encoder.json(buf, FrameKind::Progress, request, progress)
+        })
     }
 
     /// Sends every buffered frame now instead of waiting for the buffer to
@@ -127,7 +136,10 @@ impl<'a> Context<'a> {
         ) -> Result<(), bulkhead::wire::EncodeError>,
     ) -> Result<(), HandlerError> {
         let request = self.request;
-        match self.output.frame(|encoder, buf| encode(encoder, buf, request)) {
+        match self
+            .output
+            .frame(|encoder, buf| encode(encoder, buf, request))
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(HandlerError::cancelled()),
             Err(err) => Err(HandlerError::encode(err.to_string())),

@@ -125,7 +125,10 @@ impl Shared {
         let mut state = self.lock();
         loop {
             while state.buf.is_empty() && !state.closed {
-                state = self.dirty.wait(state).unwrap_or_else(PoisonError::into_inner);
+                state = self
+                    .dirty
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
             if state.closed {
                 return;
@@ -144,7 +147,10 @@ impl State {
             self.buf.clear();
             return;
         }
-        let result = self.sink.write_all(&self.buf).and_then(|()| self.sink.flush());
+        let result = self
+            .sink
+            .write_all(&self.buf)
+            .and_then(|()| self.sink.flush());
         self.buf.clear();
         if result.is_err() {
             self.broken = true;

@@ -62,7 +62,11 @@ pub fn run_with_protocol(capability: Capability, protocol: u32) -> ExitCode {
 /// A message from the reader thread.
 enum Incoming {
     Hello(Bytes),
-    Request { id: u64, command: String, args: Bytes },
+    Request {
+        id: u64,
+        command: String,
+        args: Bytes,
+    },
     Shutdown,
     Closed,
     Broken(String),
@@ -105,7 +109,12 @@ fn handshake(
         Ok(Incoming::Hello(payload)) => payload,
         Ok(Incoming::Closed) | Err(_) => return Err(ExitCode::SUCCESS),
         Ok(Incoming::Broken(err)) => return Err(fail(EXIT_PROTOCOL, &err)),
-        Ok(_) => return Err(fail(EXIT_PROTOCOL, "the first frame from the parent is not hello")),
+        Ok(_) => {
+            return Err(fail(
+                EXIT_PROTOCOL,
+                "the first frame from the parent is not hello",
+            ));
+        }
     };
     let hello: Hello = serde_json::from_slice(&hello)
         .map_err(|err| fail(EXIT_PROTOCOL, &format!("hello does not decode: {err}")))?;
@@ -123,7 +132,10 @@ fn handshake(
     match output.json_now(FrameKind::Handshake, 0, &handshake) {
         Ok(true) => Ok(()),
         Ok(false) => Err(ExitCode::SUCCESS),
-        Err(err) => Err(fail(EXIT_PROTOCOL, &format!("handshake does not encode: {err}"))),
+        Err(err) => Err(fail(
+            EXIT_PROTOCOL,
+            &format!("handshake does not encode: {err}"),
+        )),
     }
 }
 
@@ -138,9 +150,13 @@ fn dispatch(
             Ok(Incoming::Request { id, command, args }) => {
                 let mut cx = Context::new(id, output, cancel);
                 if let Err(err) = capability.handle(&command, &args, &mut cx) {
-                    let sent = output.frame(|encoder, buf| encoder.json(buf, FrameKind::Error, id, &err));
+                    let sent =
+                        output.frame(|encoder, buf| encoder.json(buf, FrameKind::Error, id, &err));
                     if let Err(encode) = sent {
-                        return fail(EXIT_PROTOCOL, &format!("error frame does not encode: {encode}"));
+                        return fail(
+                            EXIT_PROTOCOL,
+                            &format!("error frame does not encode: {encode}"),
+                        );
                     }
                 }
                 if !output.flush() {
@@ -156,7 +172,11 @@ fn dispatch(
 
 /// Reads frames until the channel closes; handles cancel itself so that a
 /// running handler sees it at once.
-fn read_frames(mut reader: Box<dyn Read + Send>, sender: &mpsc::Sender<Incoming>, cancel: &CancelMark) {
+fn read_frames(
+    mut reader: Box<dyn Read + Send>,
+    sender: &mpsc::Sender<Incoming>,
+    cancel: &CancelMark,
+) {
     let mut codec = FrameCodec::new(DEFAULT_MAX_FRAME);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut chunk = vec![0u8; 8 * 1024];
@@ -174,7 +194,11 @@ fn read_frames(mut reader: Box<dyn Read + Send>, sender: &mpsc::Sender<Incoming>
         };
         let message = match Frame::decode(&body) {
             Ok(Frame::Hello { payload }) => Incoming::Hello(body.slice_ref(payload)),
-            Ok(Frame::Request { request, command, args }) => Incoming::Request {
+            Ok(Frame::Request {
+                request,
+                command,
+                args,
+            }) => Incoming::Request {
                 id: request,
                 command: command.to_owned(),
                 args: body.slice_ref(args),
@@ -184,7 +208,9 @@ fn read_frames(mut reader: Box<dyn Read + Send>, sender: &mpsc::Sender<Incoming>
                 continue;
             }
             Ok(Frame::Shutdown) => Incoming::Shutdown,
-            Ok(other) => break Incoming::Broken(format!("the parent sent a {} frame", other.kind())),
+            Ok(other) => {
+                break Incoming::Broken(format!("the parent sent a {} frame", other.kind()));
+            }
             Err(err) => break Incoming::Broken(format!("unreadable frame from the parent: {err}")),
         };
         if sender.send(message).is_err() {

@@ -46,6 +46,12 @@ pub mod wire;
 pub mod worker;
 
 pub use bulkhead_macros::Command;
+
+/// Paths used by code that `#[derive(Command)]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
 pub use command::{Command, StreamCommand, UnaryCommand};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 pub use row::{RawRow, Row};

@@ -82,8 +82,13 @@ mod tests {
 
     #[test]
     fn policies_are_object_safe() {
-        let policies: Vec<Box<dyn RestartPolicy>> = vec![Box::new(Never), Box::new(AfterRequests(2))];
-        assert!(policies.iter().all(|p| p.decide(&facts(0)) == Decision::Keep));
+        let policies: Vec<Box<dyn RestartPolicy>> =
+            vec![Box::new(Never), Box::new(AfterRequests(2))];
+        assert!(
+            policies
+                .iter()
+                .all(|p| p.decide(&facts(0)) == Decision::Keep)
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub trait Transport: fmt::Debug + Send + Sync + 'static {
 #[async_trait]
 pub trait Connect: Send {
     /// Produces the channel, taking whatever pipes it needs from `pipes`.
-    async fn connect(self: Box<Self>, pipes: &mut ChildPipes) -> Result<Connection, TransportError>;
+    async fn connect(self: Box<Self>, pipes: &mut ChildPipes)
+    -> Result<Connection, TransportError>;
 }
 
 /// The standard pipes of a freshly spawned child that a transport may claim.

@@ -143,5 +143,5 @@ fn mentions_any(tokens: TokenStream, params: &[&Ident]) -> bool {
 
 /// Where generated code finds serde, spanned for error messages.
 fn serde_path(span: Span) -> TokenStream {
-    quote_spanned!(span=> ::serde)
+    quote_spanned!(span=> ::bulkhead::__private::serde)
 }

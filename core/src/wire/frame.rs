@@ -160,7 +160,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.body.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.body.len());
         let end = end.ok_or(FrameError::Short {
             kind: self.kind,
             len: self.body.len(),

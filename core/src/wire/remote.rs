@@ -80,8 +80,7 @@ mod tests {
 
     #[test]
     fn a_kind_from_a_newer_peer_decodes_as_unknown() {
-        let err: RemoteError =
-            serde_json::from_str(r#"{"kind":"quota","message":"m"}"#).unwrap();
+        let err: RemoteError = serde_json::from_str(r#"{"kind":"quota","message":"m"}"#).unwrap();
         assert_eq!(err.kind, RemoteErrorKind::Unknown);
         assert!(!err.replace);
     }
@@ -89,6 +88,9 @@ mod tests {
     #[test]
     fn kind_names_match_the_wire() {
         let json = serde_json::to_string(&RemoteErrorKind::UnknownCommand).unwrap();
-        assert_eq!(json, format!("\"{}\"", RemoteErrorKind::UnknownCommand.name()));
+        assert_eq!(
+            json,
+            format!("\"{}\"", RemoteErrorKind::UnknownCommand.name())
+        );
     }
 }

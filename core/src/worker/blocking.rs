@@ -54,7 +54,11 @@ impl BlockingWorker {
     }
 
     /// Runs a streaming command. See [`Worker::stream`].
-    pub fn stream<C, S>(&mut self, command: &C, sink: S) -> Result<StreamSummary<C::Output>, WorkerError>
+    pub fn stream<C, S>(
+        &mut self,
+        command: &C,
+        sink: S,
+    ) -> Result<StreamSummary<C::Output>, WorkerError>
     where
         C: StreamCommand,
         S: Sink<Row<C::Row>>,
@@ -65,7 +69,11 @@ impl BlockingWorker {
     }
 
     /// Runs a command by name with JSON arguments. See [`Worker::raw_request`].
-    pub fn call_raw(&mut self, command: &str, args: &RawValue) -> Result<Box<RawValue>, WorkerError> {
+    pub fn call_raw(
+        &mut self,
+        command: &str,
+        args: &RawValue,
+    ) -> Result<Box<RawValue>, WorkerError> {
         let Self { runtime, worker } = self;
         let worker = worker.as_mut().ok_or(WorkerError::Closed)?;
         runtime.block_on(worker.raw_request(command, args).call_raw())

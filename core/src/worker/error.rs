@@ -163,7 +163,9 @@ pub enum WorkerError {
         source: SinkError,
     },
     /// The child's per-stream row counts disagree with the rows delivered.
-    #[error("command {command}: child reports {reported} rows on stream {stream:?}, {delivered} were delivered")]
+    #[error(
+        "command {command}: child reports {reported} rows on stream {stream:?}, {delivered} were delivered"
+    )]
     SummaryMismatch {
         /// Command name.
         command: String,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::sink::{Sink, SinkError};
+use crate::sink::Sink;
 use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
 use super::generation::Generation;
@@ -61,10 +61,10 @@ pub(crate) async fn exchange<H: RowHandler>(
     let mut streams = Streams::default();
     let mut spoiled: Option<Spoiled> = None;
     loop {
-        if spoiled.is_none() {
-            if let Err(err) = poll_fn(|cx| rows.poll_ready(cx)).await {
-                spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
-            }
+        if spoiled.is_none()
+            && let Err(err) = poll_fn(|cx| rows.poll_ready(cx)).await
+        {
+            spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
         }
         let body = match generation.next_frame().await {
             Some(Ok(body)) => body,
@@ -76,10 +76,15 @@ pub(crate) async fn exchange<H: RowHandler>(
         if frame.request() != request {
             return Err(Broken::Protocol {
                 kind: frame.kind(),
-                detail: format!("frame for request {} while request {request} runs", frame.request()),
+                detail: format!(
+                    "frame for request {} while request {request} runs",
+                    frame.request()
+                ),
             });
         }
-        match frame {
+        // Once spoiled, frames are still checked but no longer delivered.
+        let live = spoiled.is_none();
+        let delivered = match frame {
             Frame::Row {
                 stream,
                 seq,
@@ -87,26 +92,26 @@ pub(crate) async fn exchange<H: RowHandler>(
                 ..
             } => {
                 let name = admit(&mut streams, stream, seq)?;
-                if spoiled.is_none() {
-                    if let Err(err) = rows.row(&name, seq, payload) {
-                        spoil(generation, request, &mut spoiled, err).await?;
-                    }
+                if live {
+                    rows.row(&name, seq, payload)
+                } else {
+                    Ok(())
                 }
             }
             Frame::Diagnostic { payload, .. } => {
                 let diagnostic: Diagnostic = decode(FrameKind::Diagnostic, payload)?;
-                if spoiled.is_none() {
-                    if let Err(err) = deliver(extras.diagnostics.as_deref_mut(), diagnostic, log).await {
-                        spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
-                    }
+                if live {
+                    deliver(extras.diagnostics.as_deref_mut(), diagnostic, log).await
+                } else {
+                    Ok(())
                 }
             }
             Frame::Progress { payload, .. } => {
                 let progress: Progress = decode(FrameKind::Progress, payload)?;
-                if spoiled.is_none() {
-                    if let Err(err) = deliver(extras.progress.as_deref_mut(), progress, drop).await {
-                        spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
-                    }
+                if live {
+                    deliver(extras.progress.as_deref_mut(), progress, drop).await
+                } else {
+                    Ok(())
                 }
             }
             Frame::Success { .. } => {
@@ -136,6 +141,9 @@ pub(crate) async fn exchange<H: RowHandler>(
                     detail: "only the parent sends this kind".to_owned(),
                 });
             }
+        };
+        if let Err(err) = delivered {
+            spoil(generation, request, &mut spoiled, err).await?;
         }
     }
 }
@@ -166,7 +174,9 @@ async fn spoil(
     err: Spoiled,
 ) -> Result<(), Broken> {
     *spoiled = Some(err);
-    generation.encoder.bare(&mut generation.out, FrameKind::Cancel, request);
+    generation
+        .encoder
+        .bare(&mut generation.out, FrameKind::Cancel, request);
     generation.send().await.map_err(Broken::Write)
 }
 
@@ -175,11 +185,13 @@ async fn deliver<T>(
     sink: Option<&mut (dyn Sink<T> + '_)>,
     item: T,
     fallback: fn(T),
-) -> Result<(), SinkError> {
+) -> Result<(), Spoiled> {
     match sink {
         Some(sink) => {
-            poll_fn(|cx| guarded_ready(sink, cx)).await?;
-            guarded_send(sink, item)
+            poll_fn(|cx| guarded_ready(sink, cx))
+                .await
+                .map_err(Spoiled::Sink)?;
+            guarded_send(sink, item).map_err(Spoiled::Sink)
         }
         None => {
             fallback(item);

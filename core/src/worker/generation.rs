@@ -85,13 +85,14 @@ impl Generation {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let connector = config
-            .transport
-            .prepare(&mut command)
-            .map_err(|source| WorkerError::Transport {
-                generation: number,
-                source,
-            })?;
+        let connector =
+            config
+                .transport
+                .prepare(&mut command)
+                .map_err(|source| WorkerError::Transport {
+                    generation: number,
+                    source,
+                })?;
         let mut child = command.spawn().map_err(|source| WorkerError::Spawn {
             program: config.program.clone(),
             source,
@@ -102,16 +103,16 @@ impl Generation {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
         };
-        let handshake = async {
-            let connection = connector
-                .connect(&mut pipes)
-                .await
-                .map_err(|source| WorkerError::Transport {
-                    generation: number,
-                    source,
+        let handshake =
+            async {
+                let connection = connector.connect(&mut pipes).await.map_err(|source| {
+                    WorkerError::Transport {
+                        generation: number,
+                        source,
+                    }
                 })?;
-            handshake(config, number, connection).await
-        };
+                handshake(config, number, connection).await
+            };
         let outcome = tokio::time::timeout(config.startup_timeout, handshake).await;
         let starting = Starting {
             child,
@@ -165,6 +166,12 @@ impl Generation {
         self.reader.next().await
     }
 
+    /// Whether the child has already exited (it is then reaped, and the
+    /// exit is reported by [`reap`](Self::reap)).
+    pub(crate) fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the child, reaps it and collects its stderr.
     pub(crate) async fn kill(self) -> Ended {
         self.into_starting().kill().await
@@ -187,7 +194,9 @@ impl Generation {
         let mut starting = self.into_starting();
         match tokio::time::timeout(timeout, starting.child.wait()).await {
             Ok(Ok(status)) => {
-                let ended = starting.finish(Some(ChildExit::from_status(status, false))).await;
+                let ended = starting
+                    .finish(Some(ChildExit::from_status(status, false)))
+                    .await;
                 (ended, false)
             }
             _ => (starting.kill().await, true),
@@ -214,14 +223,19 @@ impl Starting {
     /// Waits up to `grace` for the child to exit by itself, then kills it.
     async fn end(mut self, grace: Duration) -> Ended {
         match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(Ok(status)) => self.finish(Some(ChildExit::from_status(status, false))).await,
+            Ok(Ok(status)) => {
+                self.finish(Some(ChildExit::from_status(status, false)))
+                    .await
+            }
             _ => self.kill().await,
         }
     }
 
     async fn kill(mut self) -> Ended {
         if let Ok(Some(status)) = self.child.try_wait() {
-            return self.finish(Some(ChildExit::from_status(status, false))).await;
+            return self
+                .finish(Some(ChildExit::from_status(status, false)))
+                .await;
         }
         // Fails only when the child was already reaped; the wait reports that.
         let _already_gone = self.child.start_kill();
@@ -248,7 +262,15 @@ async fn handshake(
     config: &WorkerConfig,
     number: u64,
     connection: Connection,
-) -> Result<(ChildInfo, FrameEncoder, Reader, Pin<Box<dyn AsyncWrite + Send>>), WorkerError> {
+) -> Result<
+    (
+        ChildInfo,
+        FrameEncoder,
+        Reader,
+        Pin<Box<dyn AsyncWrite + Send>>,
+    ),
+    WorkerError,
+> {
     let Connection { reader, mut writer } = connection;
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
@@ -271,7 +293,8 @@ async fn handshake(
         source,
     })?;
 
-    let mut reader = FramedRead::with_capacity(reader, FrameCodec::new(config.max_frame), READ_CAPACITY);
+    let mut reader =
+        FramedRead::with_capacity(reader, FrameCodec::new(config.max_frame), READ_CAPACITY);
     let bad = |detail: String| WorkerError::Handshake {
         generation: number,
         detail,
@@ -284,7 +307,12 @@ async fn handshake(
     };
     let payload = match Frame::decode(&body) {
         Ok(Frame::Handshake { payload }) => payload,
-        Ok(other) => return Err(bad(format!("first frame is {}, not handshake", other.kind()))),
+        Ok(other) => {
+            return Err(bad(format!(
+                "first frame is {}, not handshake",
+                other.kind()
+            )));
+        }
         Err(err) => return Err(bad(format!("unreadable first frame: {err}"))),
     };
     let handshake: Handshake = serde_json::from_slice(payload)

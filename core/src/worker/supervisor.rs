@@ -89,12 +89,19 @@ impl Worker {
     }
 
     /// Runs a unary command and returns its response.
-    pub async fn call<C: crate::UnaryCommand>(&mut self, command: &C) -> Result<C::Output, WorkerError> {
+    pub async fn call<C: crate::UnaryCommand>(
+        &mut self,
+        command: &C,
+    ) -> Result<C::Output, WorkerError> {
         self.request(command).call().await
     }
 
     /// Runs a streaming command, delivering rows to `sink`.
-    pub async fn stream<C, S>(&mut self, command: &C, sink: S) -> Result<StreamSummary<C::Output>, WorkerError>
+    pub async fn stream<C, S>(
+        &mut self,
+        command: &C,
+        sink: S,
+    ) -> Result<StreamSummary<C::Output>, WorkerError>
     where
         C: crate::StreamCommand,
         S: crate::Sink<crate::Row<C::Row>>,
@@ -103,7 +110,11 @@ impl Worker {
     }
 
     /// A request for a command known only by name, with JSON arguments.
-    pub fn raw_request<'w>(&'w mut self, command: &'w str, args: &'w RawValue) -> Request<'w, RawValue> {
+    pub fn raw_request<'w>(
+        &'w mut self,
+        command: &'w str,
+        args: &'w RawValue,
+    ) -> Request<'w, RawValue> {
         Request::new(self, command, args)
     }
 
@@ -133,7 +144,9 @@ impl Worker {
     /// Replaces the child now: shuts the current one down gracefully and
     /// starts the next generation.
     pub async fn cycle(&mut self) -> Result<(), WorkerError> {
-        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
+        if let State::Ready(generation) =
+            std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit))
+        {
             generation.shutdown(self.config.shutdown_timeout).await;
         }
         self.ready().await
@@ -148,7 +161,11 @@ impl Worker {
                 let number = generation.number;
                 let (ended, killed) = generation.shutdown(self.config.shutdown_timeout).await;
                 ShutdownReport {
-                    step: if killed { ShutdownStep::Killed } else { ShutdownStep::Exited },
+                    step: if killed {
+                        ShutdownStep::Killed
+                    } else {
+                        ShutdownStep::Exited
+                    },
                     generation: Some(number),
                     exit: ended.exit,
                 }
@@ -163,34 +180,59 @@ impl Worker {
 
     /// The running generation, started or replaced first if needed.
     async fn ready(&mut self) -> Result<(), WorkerError> {
-        let reason = match std::mem::replace(&mut self.state, State::Closed) {
-            State::Closed => return Err(WorkerError::Closed),
-            State::Down(reason) => Some(reason),
-            State::Ready(generation) if generation.in_flight => {
-                // The previous request was abandoned midway (its future was
-                // dropped); unread frames may still be in the channel.
-                generation.kill().await;
-                Some(RestartReason::ChannelLost)
+        // Until a generation is ready again the worker is down, also if this
+        // future is dropped midway.
+        let reason = match std::mem::replace(
+            &mut self.state,
+            State::Down(RestartReason::ChannelLost),
+        ) {
+            State::Closed => {
+                self.state = State::Closed;
+                return Err(WorkerError::Closed);
             }
-            State::Ready(generation) => match self.config.policy.decide(&facts(&generation)) {
-                Decision::Keep => {
-                    self.state = State::Ready(generation);
-                    None
+            State::Down(reason) => Some(reason),
+            State::Ready(mut generation) => {
+                if generation.in_flight {
+                    // The previous request was abandoned midway (its future
+                    // was dropped); unread frames may still be in the channel.
+                    generation.kill().await;
+                    Some(RestartReason::ChannelLost)
+                } else if generation.has_exited() {
+                    // Died between requests: start afresh rather than fail
+                    // the next request on a dead channel.
+                    let ended = generation.reap().await;
+                    tracing::warn!(generation = self.stats.generation, exit = ?ended.exit, "child exited while idle");
+                    Some(RestartReason::ChildExited)
+                } else {
+                    match self.config.policy.decide(&facts(&generation)) {
+                        Decision::Keep => {
+                            self.state = State::Ready(generation);
+                            None
+                        }
+                        Decision::Cycle(reason) => {
+                            generation.shutdown(self.config.shutdown_timeout).await;
+                            Some(reason)
+                        }
+                    }
                 }
-                Decision::Cycle(reason) => {
-                    generation.shutdown(self.config.shutdown_timeout).await;
-                    Some(reason)
-                }
-            },
+            }
         };
         if let Some(reason) = reason {
             self.state = State::Down(reason.clone());
             let number = self.stats.generation + 1;
             let generation = Generation::start(&self.config, number).await?;
-            tracing::info!(generation = number, reason = reason.name(), "child replaced");
+            tracing::info!(
+                generation = number,
+                reason = reason.name(),
+                "child replaced"
+            );
             self.stats.generation = number;
             self.stats.restarts += 1;
-            *self.stats.restarts_by_reason.entry(reason.name()).or_default() += 1;
+            *self
+                .stats
+                .restarts_by_reason
+                .entry(reason.name())
+                .or_default() += 1;
             self.state = State::Ready(Box::new(generation));
         }
         Ok(())
@@ -233,7 +275,10 @@ impl Worker {
             .await;
         self.stats.bytes_received += bytes;
         let outcome = match result {
-            Ok(finished) => self.settle(command, finished, rows.delivered(), started).await,
+            Ok(finished) => {
+                self.settle(command, finished, rows.delivered(), started)
+                    .await
+            }
             Err(broken) => Err(self.retire(command, broken, rows.delivered()).await),
         };
         self.stats.rows += rows.delivered();
@@ -264,7 +309,12 @@ impl Worker {
             streams,
         } = finished;
         if let Some(spoiled) = spoiled {
-            return Err(spoiled_error(command, generation_number, spoiled, rows_delivered));
+            return Err(spoiled_error(
+                command,
+                generation_number,
+                spoiled,
+                rows_delivered,
+            ));
         }
         let body = match outcome {
             Outcome::Success(body) => body,
@@ -284,30 +334,42 @@ impl Worker {
             Ok(Frame::Success { payload, .. }) => payload,
             _ => &[][..],
         };
-        let success: Success<T> = serde_json::from_slice(payload).map_err(|source| WorkerError::OutputDecode {
-            command: command.to_owned(),
-            rows_delivered,
-            source,
-        })?;
+        let success: Success<T> =
+            serde_json::from_slice(payload).map_err(|source| WorkerError::OutputDecode {
+                command: command.to_owned(),
+                rows_delivered,
+                source,
+            })?;
         let mismatch = success
             .rows
             .iter()
             .map(|(stream, reported)| (stream.as_str(), *reported))
-            .chain(streams.iter().filter(|(stream, _)| !success.rows.contains_key(*stream)).map(|(stream, _)| (stream, 0)))
+            .chain(
+                streams
+                    .iter()
+                    .filter(|(stream, _)| !success.rows.contains_key(*stream))
+                    .map(|(stream, _)| (stream, 0)),
+            )
             .find(|(stream, reported)| *reported != streams.count(stream));
         if let Some((stream, reported)) = mismatch {
-            return Err(WorkerError::SummaryMismatch {
+            // A child that miscounts its own rows cannot be trusted further.
+            let error = WorkerError::SummaryMismatch {
                 command: command.to_owned(),
                 stream: stream.to_owned(),
                 reported,
                 delivered: streams.count(stream),
                 rows_delivered,
-            });
+            };
+            self.replace_now(RestartReason::ProtocolViolation).await;
+            return Err(error);
         }
         Ok(StreamSummary {
             value: success.value,
             rows: rows_delivered,
-            streams: streams.iter().map(|(name, count)| (name.to_owned(), count)).collect(),
+            streams: streams
+                .iter()
+                .map(|(name, count)| (name.to_owned(), count))
+                .collect(),
             elapsed,
         })
     }
@@ -315,7 +377,9 @@ impl Worker {
     /// Ends a generation whose channel broke and explains why.
     async fn retire(&mut self, command: &str, broken: Broken, rows_delivered: u64) -> WorkerError {
         let generation_number = self.stats.generation;
-        let State::Ready(generation) = std::mem::replace(&mut self.state, State::Closed) else {
+        let State::Ready(generation) =
+            std::mem::replace(&mut self.state, State::Down(RestartReason::ChannelLost))
+        else {
             return WorkerError::Closed;
         };
         let command = Some(command.to_owned());
@@ -378,6 +442,13 @@ impl Worker {
             generation.shutdown(self.config.shutdown_timeout).await;
         }
     }
+
+    /// Kills the current generation; the next request starts a new one.
+    async fn replace_now(&mut self, reason: RestartReason) {
+        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(reason)) {
+            generation.kill().await;
+        }
+    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -398,10 +469,19 @@ fn facts(generation: &Generation) -> GenerationFacts {
     }
 }
 
-fn spoiled_error(command: &str, generation: u64, spoiled: Spoiled, rows_delivered: u64) -> WorkerError {
+fn spoiled_error(
+    command: &str,
+    generation: u64,
+    spoiled: Spoiled,
+    rows_delivered: u64,
+) -> WorkerError {
     let command = command.to_owned();
     match spoiled {
-        Spoiled::Decode { stream, seq, source } => WorkerError::RowDecode {
+        Spoiled::Decode {
+            stream,
+            seq,
+            source,
+        } => WorkerError::RowDecode {
             command,
             stream: stream.to_string(),
             seq,

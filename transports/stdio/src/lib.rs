@@ -49,9 +49,18 @@ struct Pipes;
 
 #[async_trait]
 impl Connect for Pipes {
-    async fn connect(self: Box<Self>, pipes: &mut ChildPipes) -> Result<Connection, TransportError> {
-        let stdin = pipes.stdin.take().ok_or(TransportError::MissingPipe("stdin"))?;
-        let stdout = pipes.stdout.take().ok_or(TransportError::MissingPipe("stdout"))?;
+    async fn connect(
+        self: Box<Self>,
+        pipes: &mut ChildPipes,
+    ) -> Result<Connection, TransportError> {
+        let stdin = pipes
+            .stdin
+            .take()
+            .ok_or(TransportError::MissingPipe("stdin"))?;
+        let stdout = pipes
+            .stdout
+            .take()
+            .ok_or(TransportError::MissingPipe("stdout"))?;
         Ok(Connection::new(stdout, stdin))
     }
 }
