@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bulkhead::wire::{
-    ChildInfo, DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameKind, Handshake, Hello, PROTOCOL_VERSION,
+    ChildInfo, DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameKind, Handshake, Hello, MIN_MAX_FRAME,
+    PROTOCOL_VERSION,
 };
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
@@ -22,6 +23,8 @@ use crate::output::Output;
 /// process exits anyway.
 const EOF_GRACE: Duration = Duration::from_secs(2);
 
+/// Exit code after a shutdown frame or the end of the channel.
+const EXIT_CLEAN: u8 = 0;
 /// Exit code when the channel could not be set up.
 const EXIT_SETUP: u8 = 2;
 /// Exit code when the parent broke the protocol.
@@ -35,7 +38,7 @@ const EXIT_PROTOCOL: u8 = 3;
 /// ended by exiting the process, so a child never outlives its parent's
 /// channel.
 pub fn run(capability: Capability) -> ExitCode {
-    serve(capability, PROTOCOL_VERSION)
+    ExitCode::from(serve(capability, PROTOCOL_VERSION))
 }
 
 /// Serves `capability` and exits the process if this process was launched by
@@ -44,11 +47,7 @@ pub fn run(capability: Capability) -> ExitCode {
 /// `std::env::current_exe()`.
 pub fn run_if_child(capability: impl FnOnce() -> Capability) {
     if std::env::var_os(bulkhead::env::CHILD).is_some_and(|value| value == "1") {
-        let code = match serve(capability(), PROTOCOL_VERSION) {
-            code if code == ExitCode::SUCCESS => 0,
-            _ => 1,
-        };
-        std::process::exit(code);
+        std::process::exit(i32::from(serve(capability(), PROTOCOL_VERSION)));
     }
 }
 
@@ -56,7 +55,7 @@ pub fn run_if_child(capability: impl FnOnce() -> Capability) {
 /// that a parent refuses a child of another protocol version.
 #[cfg(feature = "fault-injection")]
 pub fn run_with_protocol(capability: Capability, protocol: u32) -> ExitCode {
-    serve(capability, protocol)
+    ExitCode::from(serve(capability, protocol))
 }
 
 /// A message from the reader thread.
@@ -72,7 +71,7 @@ enum Incoming {
     Broken(String),
 }
 
-fn serve(capability: Capability, protocol: u32) -> ExitCode {
+fn serve(capability: Capability, protocol: u32) -> u8 {
     let Channel { reader, writer } = match channel::from_env() {
         Ok(channel) => channel,
         Err(err) => return fail(EXIT_SETUP, &err),
@@ -104,10 +103,10 @@ fn handshake(
     protocol: u32,
     output: &Output,
     incoming: &mpsc::Receiver<Incoming>,
-) -> Result<(), ExitCode> {
+) -> Result<(), u8> {
     let hello = match incoming.recv() {
         Ok(Incoming::Hello(payload)) => payload,
-        Ok(Incoming::Closed) | Err(_) => return Err(ExitCode::SUCCESS),
+        Ok(Incoming::Closed) | Err(_) => return Err(EXIT_CLEAN),
         Ok(Incoming::Broken(err)) => return Err(fail(EXIT_PROTOCOL, &err)),
         Ok(_) => {
             return Err(fail(
@@ -118,6 +117,15 @@ fn handshake(
     };
     let hello: Hello = serde_json::from_slice(&hello)
         .map_err(|err| fail(EXIT_PROTOCOL, &format!("hello does not decode: {err}")))?;
+    if hello.max_frame < MIN_MAX_FRAME {
+        return Err(fail(
+            EXIT_PROTOCOL,
+            &format!(
+                "hello announces max_frame {} below the minimum",
+                hello.max_frame
+            ),
+        ));
+    }
     output.set_max_frame(hello.max_frame);
     let handshake = Handshake {
         protocol,
@@ -131,7 +139,7 @@ fn handshake(
     };
     match output.json_now(FrameKind::Handshake, 0, &handshake) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ExitCode::SUCCESS),
+        Ok(false) => Err(EXIT_CLEAN),
         Err(err) => Err(fail(
             EXIT_PROTOCOL,
             &format!("handshake does not encode: {err}"),
@@ -144,7 +152,7 @@ fn dispatch(
     output: &Output,
     cancel: &CancelMark,
     incoming: &mpsc::Receiver<Incoming>,
-) -> ExitCode {
+) -> u8 {
     loop {
         match incoming.recv() {
             Ok(Incoming::Request { id, command, args }) => {
@@ -160,10 +168,10 @@ fn dispatch(
                     }
                 }
                 if !output.flush() {
-                    return ExitCode::SUCCESS;
+                    return EXIT_CLEAN;
                 }
             }
-            Ok(Incoming::Shutdown | Incoming::Closed) | Err(_) => return ExitCode::SUCCESS,
+            Ok(Incoming::Shutdown | Incoming::Closed) | Err(_) => return EXIT_CLEAN,
             Ok(Incoming::Broken(err)) => return fail(EXIT_PROTOCOL, &err),
             Ok(Incoming::Hello(_)) => return fail(EXIT_PROTOCOL, "a second hello from the parent"),
         }
@@ -224,7 +232,7 @@ fn read_frames(
     }
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
+fn fail(code: u8, message: &str) -> u8 {
     eprintln!("bulkhead child: {message}");
-    ExitCode::from(code)
+    code
 }

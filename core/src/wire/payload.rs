@@ -16,6 +16,10 @@ pub enum Level {
     Warn,
     /// Something failed but the request goes on.
     Error,
+    /// A level this build does not know, sent by a newer peer. Logged at
+    /// info level.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A message from a running request that is neither a row nor its result.

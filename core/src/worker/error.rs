@@ -59,13 +59,17 @@ pub enum WorkerError {
         /// The end of the child's stderr.
         stderr_tail: String,
     },
-    /// The child speaks another protocol version.
-    #[error("child speaks protocol version {child}, the parent speaks {parent}")]
+    /// The child speaks another protocol version; it was not started.
+    #[error("generation {generation} speaks protocol version {child}, the parent speaks {parent}")]
     ProtocolMismatch {
+        /// Child generation.
+        generation: u64,
         /// The parent's version.
         parent: u32,
         /// The child's version.
         child: u32,
+        /// The end of the child's stderr.
+        stderr_tail: String,
     },
     /// The child sent bytes that are not a valid frame; the child was replaced.
     #[error("generation {generation} broke the framing during {command:?}")]
@@ -96,6 +100,30 @@ pub enum WorkerError {
         detail: String,
         /// Rows delivered before the failure (tentative).
         rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// A unary command emitted a row. The request was cancelled and
+    /// drained; the child stays warm.
+    #[error("command {command} is unary but emitted a row on stream {stream:?}")]
+    UnexpectedRow {
+        /// Command name.
+        command: String,
+        /// Stream of the row.
+        stream: String,
+    },
+    /// The child closed its channel before the request ended and could not
+    /// be reaped, so its exit is unknown; the child was killed.
+    #[error("generation {generation} closed its channel during {command:?}")]
+    ChannelClosed {
+        /// Command running at the time, if any.
+        command: Option<String>,
+        /// Child generation.
+        generation: u64,
+        /// Rows delivered before the failure (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
     },
     /// The child exited or closed its channel before the request ended.
     #[error("generation {generation} {exit} during {command:?}")]
@@ -208,6 +236,7 @@ impl WorkerError {
         match self {
             WorkerError::Frame { rows_delivered, .. }
             | WorkerError::Protocol { rows_delivered, .. }
+            | WorkerError::ChannelClosed { rows_delivered, .. }
             | WorkerError::ChildExited { rows_delivered, .. }
             | WorkerError::Remote { rows_delivered, .. }
             | WorkerError::RowDecode { rows_delivered, .. }
@@ -223,6 +252,9 @@ impl WorkerError {
         match self {
             WorkerError::StartupTimeout { stderr_tail, .. }
             | WorkerError::Handshake { stderr_tail, .. }
+            | WorkerError::ProtocolMismatch { stderr_tail, .. }
+            | WorkerError::Protocol { stderr_tail, .. }
+            | WorkerError::ChannelClosed { stderr_tail, .. }
             | WorkerError::Frame { stderr_tail, .. }
             | WorkerError::ChildExited { stderr_tail, .. } => Some(stderr_tail),
             _ => None,

@@ -206,7 +206,7 @@ fn log(diagnostic: Diagnostic) {
     match diagnostic.level {
         Level::Trace => tracing::trace!(target: "bulkhead::child", "{message}"),
         Level::Debug => tracing::debug!(target: "bulkhead::child", "{message}"),
-        Level::Info => tracing::info!(target: "bulkhead::child", "{message}"),
+        Level::Info | Level::Unknown => tracing::info!(target: "bulkhead::child", "{message}"),
         Level::Warn => tracing::warn!(target: "bulkhead::child", "{message}"),
         Level::Error => tracing::error!(target: "bulkhead::child", "{message}"),
     }

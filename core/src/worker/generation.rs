@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio_util::codec::FramedRead;
@@ -172,6 +172,13 @@ impl Generation {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Whether anything arrived from the child while no request was
+    /// running: a stray frame, garbage or end of stream. Any of them means
+    /// the channel can no longer be trusted.
+    pub(crate) fn has_stray_input(&mut self) -> bool {
+        self.reader.next().now_or_never().is_some()
+    }
+
     /// Kills the child, reaps it and collects its stderr.
     pub(crate) async fn kill(self) -> Ended {
         self.into_starting().kill().await
@@ -319,8 +326,10 @@ async fn handshake(
         .map_err(|err| bad(format!("handshake payload does not decode: {err}")))?;
     if handshake.protocol != PROTOCOL_VERSION {
         return Err(WorkerError::ProtocolMismatch {
+            generation: number,
             parent: PROTOCOL_VERSION,
             child: handshake.protocol,
+            stderr_tail: String::new(),
         });
     }
     if handshake.max_frame < crate::wire::MIN_MAX_FRAME {
@@ -340,6 +349,17 @@ async fn handshake(
 /// Adds what the dead child left behind to a startup error.
 fn with_startup_context(err: WorkerError, ended: Ended) -> WorkerError {
     match err {
+        WorkerError::ProtocolMismatch {
+            generation,
+            parent,
+            child,
+            ..
+        } => WorkerError::ProtocolMismatch {
+            generation,
+            parent,
+            child,
+            stderr_tail: ended.stderr_tail,
+        },
         WorkerError::Handshake {
             generation, detail, ..
         } => {

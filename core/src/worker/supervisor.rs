@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use crate::command::Command;
 use crate::policy::{Decision, GenerationFacts, RestartReason};
-use crate::wire::{ChildInfo, Frame, Success};
+use crate::wire::{ChildInfo, Frame, FrameKind, Success};
 
 use super::exchange::{Broken, Extras, Finished, Outcome, exchange};
 use super::generation::{Ended, Generation};
@@ -197,6 +197,16 @@ impl Worker {
                     // was dropped); unread frames may still be in the channel.
                     generation.kill().await;
                     Some(RestartReason::ChannelLost)
+                } else if generation.has_stray_input() {
+                    // The child wrote between requests: whatever it was,
+                    // it would be taken for part of the next request.
+                    let ended = generation.kill().await;
+                    tracing::warn!(
+                        generation = self.stats.generation,
+                        stderr = %ended.stderr_tail,
+                        "child wrote outside a request"
+                    );
+                    Some(RestartReason::ProtocolViolation)
                 } else if generation.has_exited() {
                     // Died between requests: start afresh rather than fail
                     // the next request on a dead channel.
@@ -308,19 +318,14 @@ impl Worker {
             spoiled,
             streams,
         } = finished;
-        if let Some(spoiled) = spoiled {
-            return Err(spoiled_error(
-                command,
-                generation_number,
-                spoiled,
-                rows_delivered,
-            ));
-        }
         let body = match outcome {
             Outcome::Success(body) => body,
             Outcome::Remote(source) => {
                 if source.replace {
                     self.replace_gracefully(RestartReason::ChildRequested).await;
+                }
+                if let Some(spoiled) = spoiled {
+                    return Err(spoiled_error(command, spoiled, rows_delivered));
                 }
                 return Err(WorkerError::Remote {
                     command: command.to_owned(),
@@ -330,16 +335,29 @@ impl Worker {
                 });
             }
         };
+        if let Some(spoiled) = spoiled {
+            return Err(spoiled_error(command, spoiled, rows_delivered));
+        }
+        // The envelope is protocol: checked before the caller's type, so a
+        // child that miscounts is caught even if its value does not decode.
         let payload = match Frame::decode(&body) {
             Ok(Frame::Success { payload, .. }) => payload,
             _ => &[][..],
         };
-        let success: Success<T> =
-            serde_json::from_slice(payload).map_err(|source| WorkerError::OutputDecode {
-                command: command.to_owned(),
-                rows_delivered,
-                source,
-            })?;
+        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(payload) {
+            Ok(success) => success,
+            Err(err) => {
+                let stderr_tail = self.replace_now(RestartReason::ProtocolViolation).await;
+                return Err(WorkerError::Protocol {
+                    command: Some(command.to_owned()),
+                    generation: generation_number,
+                    kind: FrameKind::Success,
+                    detail: format!("payload does not decode: {err}"),
+                    rows_delivered,
+                    stderr_tail,
+                });
+            }
+        };
         let mismatch = success
             .rows
             .iter()
@@ -363,8 +381,15 @@ impl Worker {
             self.replace_now(RestartReason::ProtocolViolation).await;
             return Err(error);
         }
+        let value = serde_json::from_str::<T>(success.value.get()).map_err(|source| {
+            WorkerError::OutputDecode {
+                command: command.to_owned(),
+                rows_delivered,
+                source,
+            }
+        })?;
         Ok(StreamSummary {
-            value: success.value,
+            value,
             rows: rows_delivered,
             streams: streams
                 .iter()
@@ -398,12 +423,11 @@ impl Worker {
                         generation: generation_number,
                         source,
                     },
-                    (None, _) => WorkerError::Protocol {
+                    (None, _) => WorkerError::ChannelClosed {
                         command,
                         generation: generation_number,
-                        kind: crate::wire::FrameKind::Success,
-                        detail: "channel closed before the terminal frame".to_owned(),
                         rows_delivered,
+                        stderr_tail,
                     },
                 };
                 (RestartReason::ChildExited, error)
@@ -420,13 +444,14 @@ impl Worker {
                 (RestartReason::ProtocolViolation, error)
             }
             Broken::Protocol { kind, detail } => {
-                generation.kill().await;
+                let stderr_tail = generation.kill().await.stderr_tail;
                 let error = WorkerError::Protocol {
                     command,
                     generation: generation_number,
                     kind,
                     detail,
                     rows_delivered,
+                    stderr_tail,
                 };
                 (RestartReason::ProtocolViolation, error)
             }
@@ -444,9 +469,11 @@ impl Worker {
     }
 
     /// Kills the current generation; the next request starts a new one.
-    async fn replace_now(&mut self, reason: RestartReason) {
-        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(reason)) {
-            generation.kill().await;
+    /// Returns the end of its stderr.
+    async fn replace_now(&mut self, reason: RestartReason) -> String {
+        match std::mem::replace(&mut self.state, State::Down(reason)) {
+            State::Ready(generation) => generation.kill().await.stderr_tail,
+            State::Down(_) | State::Closed => String::new(),
         }
     }
 }
@@ -469,12 +496,7 @@ fn facts(generation: &Generation) -> GenerationFacts {
     }
 }
 
-fn spoiled_error(
-    command: &str,
-    generation: u64,
-    spoiled: Spoiled,
-    rows_delivered: u64,
-) -> WorkerError {
+fn spoiled_error(command: &str, spoiled: Spoiled, rows_delivered: u64) -> WorkerError {
     let command = command.to_owned();
     match spoiled {
         Spoiled::Decode {
@@ -493,12 +515,9 @@ fn spoiled_error(
             rows_delivered,
             source,
         },
-        Spoiled::UnexpectedRow { stream } => WorkerError::Protocol {
-            command: Some(command),
-            generation,
-            kind: crate::wire::FrameKind::Row,
-            detail: format!("row on stream {stream:?} for a command that emits none"),
-            rows_delivered,
+        Spoiled::UnexpectedRow { stream } => WorkerError::UnexpectedRow {
+            command,
+            stream: stream.to_string(),
         },
     }
 }
