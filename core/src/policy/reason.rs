@@ -15,8 +15,8 @@ pub enum RestartReason {
     ChildRequested,
     /// The child broke the protocol.
     ProtocolViolation,
-    /// The request channel could no longer be kept consistent (a failed write,
-    /// an interrupted request).
+    /// A request was abandoned midway (its future dropped), so unread
+    /// frames may remain in the channel.
     ChannelLost,
 }
 

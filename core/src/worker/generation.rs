@@ -60,6 +60,22 @@ pub(crate) struct Generation {
     stderr_task: Option<StderrTask>,
 }
 
+/// What [`Generation::idle_state`] found between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idle {
+    /// Quiet and alive.
+    Usable,
+    /// The previous request was abandoned midway (its future was dropped);
+    /// unread frames may still be in the channel.
+    Abandoned,
+    /// The child wrote outside a request; whatever it was would be taken
+    /// for part of the next one. Best effort: bytes that arrive after this
+    /// check are read by the next request and fail it as a protocol error.
+    Stray,
+    /// The child closed its channel or exited while idle.
+    Gone,
+}
+
 /// How a generation ended.
 #[derive(Debug, Clone)]
 pub(crate) struct Ended {
@@ -166,17 +182,17 @@ impl Generation {
         self.reader.next().await
     }
 
-    /// Whether the child has already exited (it is then reaped, and the
-    /// exit is reported by [`reap`](Self::reap)).
-    pub(crate) fn has_exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Whether anything arrived from the child while no request was
-    /// running: a stray frame, garbage or end of stream. Any of them means
-    /// the channel can no longer be trusted.
-    pub(crate) fn has_stray_input(&mut self) -> bool {
-        self.reader.next().now_or_never().is_some()
+    /// Whether this generation can take the next request.
+    pub(crate) fn idle_state(&mut self) -> Idle {
+        if self.in_flight {
+            return Idle::Abandoned;
+        }
+        match self.reader.next().now_or_never() {
+            Some(Some(_)) => Idle::Stray,
+            Some(None) => Idle::Gone,
+            None if !matches!(self.child.try_wait(), Ok(None)) => Idle::Gone,
+            None => Idle::Usable,
+        }
     }
 
     /// Kills the child, reaps it and collects its stderr.

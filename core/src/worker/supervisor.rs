@@ -12,7 +12,7 @@ use crate::policy::{Decision, GenerationFacts, RestartReason};
 use crate::wire::{ChildInfo, Frame, FrameKind, Success};
 
 use super::exchange::{Broken, Extras, Finished, Outcome, exchange};
-use super::generation::{Ended, Generation};
+use super::generation::{Ended, Generation, Idle};
 use super::request::{Request, StreamSummary};
 use super::rows::{RowHandler, Spoiled};
 use super::{ChildExit, WorkerConfig, WorkerError, WorkerStats};
@@ -191,41 +191,32 @@ impl Worker {
                 return Err(WorkerError::Closed);
             }
             State::Down(reason) => Some(reason),
-            State::Ready(mut generation) => {
-                if generation.in_flight {
-                    // The previous request was abandoned midway (its future
-                    // was dropped); unread frames may still be in the channel.
+            State::Ready(mut generation) => match generation.idle_state() {
+                Idle::Usable => match self.config.policy.decide(&facts(&generation)) {
+                    Decision::Keep => {
+                        self.state = State::Ready(generation);
+                        None
+                    }
+                    Decision::Cycle(reason) => {
+                        generation.shutdown(self.config.shutdown_timeout).await;
+                        Some(reason)
+                    }
+                },
+                Idle::Abandoned => {
                     generation.kill().await;
                     Some(RestartReason::ChannelLost)
-                } else if generation.has_stray_input() {
-                    // The child wrote between requests: whatever it was,
-                    // it would be taken for part of the next request.
+                }
+                Idle::Stray => {
                     let ended = generation.kill().await;
-                    tracing::warn!(
-                        generation = self.stats.generation,
-                        stderr = %ended.stderr_tail,
-                        "child wrote outside a request"
-                    );
+                    tracing::warn!(generation = self.stats.generation, stderr = %ended.stderr_tail, "child wrote outside a request");
                     Some(RestartReason::ProtocolViolation)
-                } else if generation.has_exited() {
-                    // Died between requests: start afresh rather than fail
-                    // the next request on a dead channel.
+                }
+                Idle::Gone => {
                     let ended = generation.reap().await;
                     tracing::warn!(generation = self.stats.generation, exit = ?ended.exit, "child exited while idle");
                     Some(RestartReason::ChildExited)
-                } else {
-                    match self.config.policy.decide(&facts(&generation)) {
-                        Decision::Keep => {
-                            self.state = State::Ready(generation);
-                            None
-                        }
-                        Decision::Cycle(reason) => {
-                            generation.shutdown(self.config.shutdown_timeout).await;
-                            Some(reason)
-                        }
-                    }
                 }
-            }
+            },
         };
         if let Some(reason) = reason {
             self.state = State::Down(reason.clone());
@@ -335,11 +326,8 @@ impl Worker {
                 });
             }
         };
-        if let Some(spoiled) = spoiled {
-            return Err(spoiled_error(command, spoiled, rows_delivered));
-        }
-        // The envelope is protocol: checked before the caller's type, so a
-        // child that miscounts is caught even if its value does not decode.
+        // The envelope is protocol: checked even for a spoiled request and
+        // before the caller's type, so a child that miscounts is always caught.
         let payload = match Frame::decode(&body) {
             Ok(Frame::Success { payload, .. }) => payload,
             _ => &[][..],
@@ -380,6 +368,9 @@ impl Worker {
             };
             self.replace_now(RestartReason::ProtocolViolation).await;
             return Err(error);
+        }
+        if let Some(spoiled) = spoiled {
+            return Err(spoiled_error(command, spoiled, rows_delivered));
         }
         let value = serde_json::from_str::<T>(success.value.get()).map_err(|source| {
             WorkerError::OutputDecode {
@@ -456,7 +447,7 @@ impl Worker {
                 (RestartReason::ProtocolViolation, error)
             }
         };
-        tracing::warn!(generation = generation_number, reason = reason.name(), error = %error, "child lost");
+        tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
         self.state = State::Down(reason);
         error
     }
