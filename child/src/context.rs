@@ -131,7 +131,7 @@ impl<'a> Context<'a> {
         &mut self,
         encode: impl FnOnce(
             &bulkhead::wire::FrameEncoder,
-            &mut bytes::BytesMut,
+            &mut Vec<u8>,
             u64,
         ) -> Result<(), bulkhead::wire::EncodeError>,
     ) -> Result<(), HandlerError> {
@@ -160,7 +160,7 @@ impl<'a> Context<'a> {
         };
         let request = self.request;
         self.output
-            .frame(|encoder, buf| encoder.json(buf, FrameKind::Success, request, &success))
+            .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Success, request, &success))
             .map(|_sent| ())
             .map_err(|err| RemoteError::new(RemoteErrorKind::Encode, err.to_string()))
     }

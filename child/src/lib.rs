@@ -35,6 +35,7 @@ mod capability;
 mod channel;
 mod context;
 mod error;
+mod input;
 mod output;
 mod runtime;
 mod stdio;

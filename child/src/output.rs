@@ -1,19 +1,24 @@
-//! The child's outgoing frames: one buffer, flushed when full, at request
-//! ends, and by a background thread at most [`LINGER`] after it was dirtied.
+//! The child's outgoing frames: one buffer, sent when it passes
+//! [`FLUSH_AT`], at request ends, and by a background thread at most
+//! [`LINGER`] after it was first dirtied.
+//!
+//! Frames are encoded under the buffer lock; the system call that sends them
+//! is made outside it, under a separate writer lock taken first, so the
+//! handler can encode the next frames while a full buffer is being written
+//! and frames still leave in order.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bulkhead::wire::{EncodeError, FrameEncoder, FrameKind};
-use bytes::BytesMut;
-use serde::Serialize;
+use bulkhead::wire::{EncodeError, FrameEncoder};
 
 /// The longest a written row waits in the buffer before it is sent.
 pub const LINGER: Duration = Duration::from_millis(2);
 
-/// Buffer size at which the writer sends without waiting.
-const FLUSH_AT: usize = 64 * 1024;
+/// Buffer size at which frames are sent without waiting. Half a default
+/// pipe, so that one write rarely blocks while the parent drains the other.
+const FLUSH_AT: usize = 32 * 1024;
 
 /// The shared writer for the protocol channel.
 #[derive(Clone)]
@@ -22,29 +27,45 @@ pub(crate) struct Output {
 }
 
 struct Shared {
-    state: Mutex<State>,
+    /// Frames not yet sent. Lock order: `sink`, then `pending`.
+    pending: Mutex<Pending>,
+    /// The channel itself.
+    sink: Mutex<Sink>,
+    /// Signalled when `pending` goes from empty to non-empty, or closes.
     dirty: Condvar,
 }
 
-struct State {
-    buf: BytesMut,
-    sink: Box<dyn Write + Send>,
+struct Pending {
+    buf: Vec<u8>,
     encoder: FrameEncoder,
+    /// Counts sends, so the flusher can tell whether one happened while it
+    /// lingered.
+    sends: u64,
     /// Set once a write failed: the parent is gone.
     broken: bool,
     closed: bool,
 }
 
+struct Sink {
+    writer: Box<dyn Write + Send>,
+    /// The buffer being written; swapped with `Pending::buf` to send.
+    spare: Vec<u8>,
+}
+
 impl Output {
     /// Starts the writer and its flusher thread.
-    pub(crate) fn start(sink: Box<dyn Write + Send>) -> std::io::Result<Self> {
+    pub(crate) fn start(writer: Box<dyn Write + Send>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                buf: BytesMut::with_capacity(FLUSH_AT * 2),
-                sink,
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(FLUSH_AT * 2),
                 encoder: FrameEncoder::default(),
+                sends: 0,
                 broken: false,
                 closed: false,
+            }),
+            sink: Mutex::new(Sink {
+                writer,
+                spare: Vec::with_capacity(FLUSH_AT * 2),
             }),
             dirty: Condvar::new(),
         });
@@ -57,103 +78,118 @@ impl Output {
 
     /// Sets the largest frame the parent accepts.
     pub(crate) fn set_max_frame(&self, max_frame: u32) {
-        self.shared.lock().encoder = FrameEncoder::new(max_frame);
+        self.shared.pending().encoder = FrameEncoder::new(max_frame);
     }
 
     /// Appends one frame via `encode`; sends when the buffer is full.
     /// Returns `Ok(false)` if the channel is broken.
     pub(crate) fn frame(
         &self,
-        encode: impl FnOnce(&FrameEncoder, &mut BytesMut) -> Result<(), EncodeError>,
+        encode: impl FnOnce(&FrameEncoder, &mut Vec<u8>) -> Result<(), EncodeError>,
     ) -> Result<bool, EncodeError> {
-        let mut state = self.shared.lock();
-        if state.broken {
+        let mut pending = self.shared.pending();
+        if pending.broken {
             return Ok(false);
         }
-        let was_empty = state.buf.is_empty();
-        let State { buf, encoder, .. } = &mut *state;
+        let was_empty = pending.buf.is_empty();
+        let Pending { buf, encoder, .. } = &mut *pending;
         encode(encoder, buf)?;
-        if state.buf.len() >= FLUSH_AT {
-            state.write_out();
-        } else if was_empty {
+        if pending.buf.len() >= FLUSH_AT {
+            drop(pending);
+            return Ok(self.shared.send());
+        }
+        if was_empty {
             self.shared.dirty.notify_one();
         }
-        Ok(!state.broken)
+        Ok(true)
     }
 
-    /// A JSON frame, sent at once.
-    pub(crate) fn json_now<T: Serialize + ?Sized>(
+    /// Appends one frame via `encode` and sends everything at once, without
+    /// waking the flusher. Returns `Ok(false)` if the channel is broken.
+    pub(crate) fn frame_now(
         &self,
-        kind: FrameKind,
-        request: u64,
-        payload: &T,
+        encode: impl FnOnce(&FrameEncoder, &mut Vec<u8>) -> Result<(), EncodeError>,
     ) -> Result<bool, EncodeError> {
-        self.frame(|encoder, buf| encoder.json(buf, kind, request, payload))?;
-        Ok(self.flush())
+        {
+            let mut pending = self.shared.pending();
+            let Pending { buf, encoder, .. } = &mut *pending;
+            encode(encoder, buf)?;
+        }
+        Ok(self.shared.send())
     }
 
     /// Sends everything buffered. Returns `false` if the channel is broken.
     pub(crate) fn flush(&self) -> bool {
-        let mut state = self.shared.lock();
-        state.write_out();
-        !state.broken
+        self.shared.send()
     }
 
     /// Writes raw bytes and flushes: for fault injection in tests.
     #[cfg(feature = "fault-injection")]
     pub(crate) fn raw(&self, bytes: &[u8]) {
-        let mut state = self.shared.lock();
-        state.buf.extend_from_slice(bytes);
-        state.write_out();
+        self.shared.pending().buf.extend_from_slice(bytes);
+        self.shared.send();
     }
 
     /// Flushes and stops the flusher thread.
     pub(crate) fn close(&self) {
-        let mut state = self.shared.lock();
-        state.write_out();
-        state.closed = true;
+        self.shared.send();
+        self.shared.pending().closed = true;
         self.shared.dirty.notify_one();
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the pending frames and writes them, outside the pending lock.
+    /// Returns `false` if the channel is broken.
+    fn send(&self) -> bool {
+        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        let Sink { writer, spare } = &mut *sink;
+        {
+            let mut pending = self.pending();
+            if pending.broken {
+                pending.buf.clear();
+                return false;
+            }
+            if pending.buf.is_empty() {
+                return true;
+            }
+            std::mem::swap(&mut pending.buf, spare);
+            pending.sends += 1;
+        }
+        let result = writer.write_all(spare).and_then(|()| writer.flush());
+        spare.clear();
+        if result.is_err() {
+            self.pending().broken = true;
+            return false;
+        }
+        true
     }
 
     fn run_flusher(&self) {
-        let mut state = self.lock();
         loop {
-            while state.buf.is_empty() && !state.closed {
-                state = self
-                    .dirty
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            if state.closed {
-                return;
-            }
-            drop(state);
+            let sends = {
+                let mut pending = self.pending();
+                while pending.buf.is_empty() && !pending.closed {
+                    pending = self
+                        .dirty
+                        .wait(pending)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if pending.closed {
+                    return;
+                }
+                pending.sends
+            };
             std::thread::sleep(LINGER);
-            state = self.lock();
-            state.write_out();
-        }
-    }
-}
-
-impl State {
-    fn write_out(&mut self) {
-        if self.buf.is_empty() || self.broken {
-            self.buf.clear();
-            return;
-        }
-        let result = self
-            .sink
-            .write_all(&self.buf)
-            .and_then(|()| self.sink.flush());
-        self.buf.clear();
-        if result.is_err() {
-            self.broken = true;
+            // Frames sent by someone else meanwhile leave nothing older than
+            // one linger behind; otherwise send what waited.
+            if self.pending().sends == sends {
+                self.send();
+            }
         }
     }
 }

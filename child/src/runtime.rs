@@ -1,26 +1,28 @@
-//! The serial loop: handshake, dispatch, terminal frames, exit.
+//! The serving loop: handshake, dispatch, terminal frames, exit.
+//!
+//! Two threads serve in turns. The idle one holds the input and blocks
+//! reading it; when it reads a request it hands the input to the other and
+//! runs the handler itself. The request therefore starts on the thread that
+//! read it, with no hand-off on the round trip, while the other thread keeps
+//! reading, so a cancel frame reaches a running handler at once.
 
-use std::io::Read;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bulkhead::wire::{
-    ChildInfo, DEFAULT_MAX_FRAME, Frame, FrameCodec, FrameKind, Handshake, Hello, MIN_MAX_FRAME,
-    PROTOCOL_VERSION,
+    ChildInfo, DEFAULT_MAX_FRAME, FrameKind, Handshake, Hello, MIN_MAX_FRAME, PROTOCOL_VERSION,
 };
-use bytes::{Bytes, BytesMut};
-use tokio_util::codec::Decoder;
 
 use crate::capability::Capability;
 use crate::channel::{self, Channel};
 use crate::context::{CancelMark, Context};
+use crate::input::{Incoming, Input};
 use crate::output::Output;
 
-/// How long a request may keep running after the channel closed before the
-/// process exits anyway.
+/// How long a request may keep running after the channel closed (or a
+/// shutdown frame arrived) before the process exits anyway.
 const EOF_GRACE: Duration = Duration::from_secs(2);
 
 /// Exit code after a shutdown frame or the end of the channel.
@@ -29,9 +31,13 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_SETUP: u8 = 2;
 /// Exit code when the parent broke the protocol.
 const EXIT_PROTOCOL: u8 = 3;
+/// No exit decided yet.
+const RUNNING: u8 = u8::MAX;
 
 /// Serves `capability` on the channel the parent set up, until the parent
-/// sends shutdown or closes the channel. Returns the process exit code.
+/// sends shutdown or closes the channel. Returns the process exit code:
+/// 0 after shutdown or end of channel, 2 if the channel could not be set up,
+/// 3 if the parent broke the protocol.
 ///
 /// If the channel closes while a handler runs, the handler sees cancellation
 /// at its next row or progress report; a handler still running 2 s later is
@@ -58,17 +64,14 @@ pub fn run_with_protocol(capability: Capability, protocol: u32) -> ExitCode {
     ExitCode::from(serve(capability, protocol))
 }
 
-/// A message from the reader thread.
-enum Incoming {
-    Hello(Bytes),
-    Request {
-        id: u64,
-        command: String,
-        args: Bytes,
-    },
-    Shutdown,
-    Closed,
-    Broken(String),
+/// What both serving threads share.
+struct Server {
+    capability: Capability,
+    output: Output,
+    input: Mutex<Input>,
+    cancel: CancelMark,
+    /// The exit code once serving ends; [`RUNNING`] until then.
+    exit: AtomicU8,
 }
 
 fn serve(capability: Capability, protocol: u32) -> u8 {
@@ -80,155 +83,143 @@ fn serve(capability: Capability, protocol: u32) -> u8 {
         Ok(output) => output,
         Err(err) => return fail(EXIT_SETUP, &format!("cannot start the writer: {err}")),
     };
-    let cancel: CancelMark = Arc::new(AtomicU64::new(0));
-    let (sender, incoming) = mpsc::channel();
-    let reader_cancel = Arc::clone(&cancel);
-    let spawned = std::thread::Builder::new()
-        .name("bulkhead-read".to_owned())
-        .spawn(move || read_frames(reader, &sender, &reader_cancel));
-    if let Err(err) = spawned {
-        return fail(EXIT_SETUP, &format!("cannot start the reader: {err}"));
-    }
-
-    let code = match handshake(&capability, protocol, &output, &incoming) {
-        Ok(()) => dispatch(&capability, &output, &cancel, &incoming),
+    let server = Arc::new(Server {
+        capability,
+        output,
+        input: Mutex::new(Input::new(reader)),
+        cancel: Arc::new(AtomicU64::new(0)),
+        exit: AtomicU8::new(RUNNING),
+    });
+    let code = match server.handshake(protocol) {
+        Ok(()) => {
+            let other = Arc::clone(&server);
+            let spawned = std::thread::Builder::new()
+                .name("bulkhead-serve".to_owned())
+                .spawn(move || {
+                    let code = other.serve_loop();
+                    // Serving ended here; the main thread may still be in a
+                    // handler that ignores cancellation.
+                    other.output.flush();
+                    std::thread::sleep(EOF_GRACE);
+                    std::process::exit(i32::from(code));
+                });
+            match spawned {
+                Ok(_) => server.serve_loop(),
+                Err(err) => fail(EXIT_SETUP, &format!("cannot start a serving thread: {err}")),
+            }
+        }
         Err(code) => code,
     };
-    output.close();
+    server.output.close();
     code
 }
 
-fn handshake(
-    capability: &Capability,
-    protocol: u32,
-    output: &Output,
-    incoming: &mpsc::Receiver<Incoming>,
-) -> Result<(), u8> {
-    let hello = match incoming.recv() {
-        Ok(Incoming::Hello(payload)) => payload,
-        Ok(Incoming::Closed) | Err(_) => return Err(EXIT_CLEAN),
-        Ok(Incoming::Broken(err)) => return Err(fail(EXIT_PROTOCOL, &err)),
-        Ok(_) => {
-            return Err(fail(
-                EXIT_PROTOCOL,
-                "the first frame from the parent is not hello",
-            ));
-        }
-    };
-    let hello: Hello = serde_json::from_slice(&hello)
-        .map_err(|err| fail(EXIT_PROTOCOL, &format!("hello does not decode: {err}")))?;
-    if hello.max_frame < MIN_MAX_FRAME {
-        return Err(fail(
-            EXIT_PROTOCOL,
-            &format!(
+impl Server {
+    fn handshake(&self, protocol: u32) -> Result<(), u8> {
+        let incoming = self
+            .input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next(&self.cancel);
+        let hello = match incoming {
+            Incoming::Hello(payload) => payload,
+            Incoming::Closed => return Err(EXIT_CLEAN),
+            Incoming::Broken(err) => return Err(fail(EXIT_PROTOCOL, &err)),
+            _ => {
+                return Err(fail(
+                    EXIT_PROTOCOL,
+                    "the first frame from the parent is not hello",
+                ));
+            }
+        };
+        let hello: Hello = serde_json::from_slice(&hello)
+            .map_err(|err| fail(EXIT_PROTOCOL, &format!("hello does not decode: {err}")))?;
+        if hello.max_frame < MIN_MAX_FRAME {
+            let message = format!(
                 "hello announces max_frame {} below the minimum",
                 hello.max_frame
-            ),
-        ));
+            );
+            return Err(fail(EXIT_PROTOCOL, &message));
+        }
+        self.output.set_max_frame(hello.max_frame);
+        let handshake = Handshake {
+            protocol,
+            max_frame: DEFAULT_MAX_FRAME,
+            child: ChildInfo {
+                name: self.capability.name().to_owned(),
+                version: self.capability.version().to_owned(),
+                pid: std::process::id(),
+                commands: self.capability.commands().to_vec(),
+            },
+        };
+        match self
+            .output
+            .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Handshake, 0, &handshake))
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EXIT_CLEAN),
+            Err(err) => Err(fail(
+                EXIT_PROTOCOL,
+                &format!("handshake does not encode: {err}"),
+            )),
+        }
     }
-    output.set_max_frame(hello.max_frame);
-    let handshake = Handshake {
-        protocol,
-        max_frame: DEFAULT_MAX_FRAME,
-        child: ChildInfo {
-            name: capability.name().to_owned(),
-            version: capability.version().to_owned(),
-            pid: std::process::id(),
-            commands: capability.commands().to_vec(),
-        },
-    };
-    match output.json_now(FrameKind::Handshake, 0, &handshake) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(EXIT_CLEAN),
-        Err(err) => Err(fail(
-            EXIT_PROTOCOL,
-            &format!("handshake does not encode: {err}"),
-        )),
-    }
-}
 
-fn dispatch(
-    capability: &Capability,
-    output: &Output,
-    cancel: &CancelMark,
-    incoming: &mpsc::Receiver<Incoming>,
-) -> u8 {
-    loop {
-        match incoming.recv() {
-            Ok(Incoming::Request { id, command, args }) => {
-                let mut cx = Context::new(id, output, cancel);
-                if let Err(err) = capability.handle(&command, &args, &mut cx) {
-                    let sent =
-                        output.frame(|encoder, buf| encoder.json(buf, FrameKind::Error, id, &err));
-                    if let Err(encode) = sent {
-                        return fail(
-                            EXIT_PROTOCOL,
-                            &format!("error frame does not encode: {encode}"),
-                        );
+    /// Takes turns with the other thread at reading; runs what it reads.
+    fn serve_loop(&self) -> u8 {
+        loop {
+            let incoming = {
+                let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
+                match self.exit.load(Ordering::Acquire) {
+                    RUNNING => input.next(&self.cancel),
+                    code => return code,
+                }
+            };
+            let code = match incoming {
+                Incoming::Request { id, command, args } => {
+                    if self.handle(id, &command, &args) {
+                        continue;
                     }
+                    EXIT_CLEAN
                 }
-                if !output.flush() {
-                    return EXIT_CLEAN;
-                }
-            }
-            Ok(Incoming::Shutdown | Incoming::Closed) | Err(_) => return EXIT_CLEAN,
-            Ok(Incoming::Broken(err)) => return fail(EXIT_PROTOCOL, &err),
-            Ok(Incoming::Hello(_)) => return fail(EXIT_PROTOCOL, "a second hello from the parent"),
+                Incoming::Shutdown | Incoming::Closed => EXIT_CLEAN,
+                Incoming::Broken(err) => fail(EXIT_PROTOCOL, &err),
+                Incoming::Hello(_) => fail(EXIT_PROTOCOL, "a second hello from the parent"),
+            };
+            return self.end(code);
         }
     }
-}
 
-/// Reads frames until the channel closes; handles cancel itself so that a
-/// running handler sees it at once.
-fn read_frames(
-    mut reader: Box<dyn Read + Send>,
-    sender: &mpsc::Sender<Incoming>,
-    cancel: &CancelMark,
-) {
-    let mut codec = FrameCodec::new(DEFAULT_MAX_FRAME);
-    let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut chunk = vec![0u8; 8 * 1024];
-    let end = loop {
-        let body = match codec.decode(&mut buf) {
-            Ok(Some(body)) => body,
-            Ok(None) => match reader.read(&mut chunk) {
-                Ok(0) | Err(_) => break Incoming::Closed,
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    continue;
+    /// Runs one request and sends its terminal frame. Returns `false` once
+    /// the channel is broken.
+    fn handle(&self, id: u64, command: &str, args: &[u8]) -> bool {
+        let mut cx = Context::new(id, &self.output, &self.cancel);
+        match self.capability.handle(command, args, &mut cx) {
+            Ok(()) => self.output.flush(),
+            Err(err) => match self
+                .output
+                .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Error, id, &err))
+            {
+                Ok(sent) => sent,
+                Err(encode) => {
+                    let message = format!("error frame does not encode: {encode}");
+                    self.end(fail(EXIT_PROTOCOL, &message));
+                    false
                 }
             },
-            Err(err) => break Incoming::Broken(format!("unreadable frame from the parent: {err}")),
-        };
-        let message = match Frame::decode(&body) {
-            Ok(Frame::Hello { payload }) => Incoming::Hello(body.slice_ref(payload)),
-            Ok(Frame::Request {
-                request,
-                command,
-                args,
-            }) => Incoming::Request {
-                id: request,
-                command: command.to_owned(),
-                args: body.slice_ref(args),
-            },
-            Ok(Frame::Cancel { request }) => {
-                cancel.fetch_max(request, Ordering::Relaxed);
-                continue;
-            }
-            Ok(Frame::Shutdown) => Incoming::Shutdown,
-            Ok(other) => {
-                break Incoming::Broken(format!("the parent sent a {} frame", other.kind()));
-            }
-            Err(err) => break Incoming::Broken(format!("unreadable frame from the parent: {err}")),
-        };
-        if sender.send(message).is_err() {
-            return;
         }
-    };
-    cancel.store(u64::MAX, Ordering::Relaxed);
-    if sender.send(end).is_ok() {
-        std::thread::sleep(EOF_GRACE);
-        std::process::exit(0);
+    }
+
+    /// Records the exit code (the first one wins) and cancels whatever runs.
+    fn end(&self, code: u8) -> u8 {
+        self.cancel.store(u64::MAX, Ordering::Relaxed);
+        match self
+            .exit
+            .compare_exchange(RUNNING, code, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => code,
+            Err(first) => first,
+        }
     }
 }
 

@@ -17,11 +17,19 @@ fn feed(bytes: &[u8], chunks: &[usize], max: u32) -> (Vec<Vec<u8>>, Option<Frame
     let mut rest = bytes;
     let mut sizes = chunks.iter().cycle();
     loop {
-        let take = if rest.is_empty() { 0 } else { (*sizes.next().unwrap()).clamp(1, rest.len()) };
+        let take = if rest.is_empty() {
+            0
+        } else {
+            (*sizes.next().unwrap()).clamp(1, rest.len())
+        };
         buf.extend_from_slice(&rest[..take]);
         rest = &rest[take..];
         loop {
-            let step = if rest.is_empty() { codec.decode_eof(&mut buf) } else { codec.decode(&mut buf) };
+            let step = if rest.is_empty() {
+                codec.decode_eof(&mut buf)
+            } else {
+                codec.decode(&mut buf)
+            };
             match step {
                 Ok(Some(body)) => {
                     assert!(body.len() <= max as usize);
@@ -41,34 +49,72 @@ fn feed(bytes: &[u8], chunks: &[usize], max: u32) -> (Vec<Vec<u8>>, Option<Frame
 
 #[derive(Debug, Clone)]
 enum Sent {
-    Row { request: u64, stream: String, seq: u64, text: String },
-    Request { request: u64, command: String, number: i64 },
-    Cancel { request: u64 },
-    Error { request: u64, text: String },
+    Row {
+        request: u64,
+        stream: String,
+        seq: u64,
+        text: String,
+    },
+    Request {
+        request: u64,
+        command: String,
+        number: i64,
+    },
+    Cancel {
+        request: u64,
+    },
+    Error {
+        request: u64,
+        text: String,
+    },
 }
 
 fn sent() -> impl Strategy<Value = Sent> {
     prop_oneof![
-        (any::<u64>(), "[a-z]{0,12}", any::<u64>(), ".{0,40}")
-            .prop_map(|(request, stream, seq, text)| Sent::Row { request, stream, seq, text }),
-        (any::<u64>(), "[a-z_]{1,20}", any::<i64>())
-            .prop_map(|(request, command, number)| Sent::Request { request, command, number }),
+        (any::<u64>(), "[a-z]{0,12}", any::<u64>(), ".{0,40}").prop_map(
+            |(request, stream, seq, text)| Sent::Row {
+                request,
+                stream,
+                seq,
+                text
+            }
+        ),
+        (any::<u64>(), "[a-z_]{1,20}", any::<i64>()).prop_map(|(request, command, number)| {
+            Sent::Request {
+                request,
+                command,
+                number,
+            }
+        }),
         any::<u64>().prop_map(|request| Sent::Cancel { request }),
         (any::<u64>(), ".{0,40}").prop_map(|(request, text)| Sent::Error { request, text }),
     ]
 }
 
-fn encode(frames: &[Sent]) -> BytesMut {
+fn encode(frames: &[Sent]) -> Vec<u8> {
     let encoder = FrameEncoder::default();
-    let mut buf = BytesMut::new();
+    let mut buf = Vec::new();
     for frame in frames {
         match frame {
-            Sent::Row { request, stream, seq, text } => encoder.row(&mut buf, *request, stream, *seq, text).unwrap(),
-            Sent::Request { request, command, number } => {
-                encoder.request(&mut buf, *request, command, number).unwrap();
+            Sent::Row {
+                request,
+                stream,
+                seq,
+                text,
+            } => encoder.row(&mut buf, *request, stream, *seq, text).unwrap(),
+            Sent::Request {
+                request,
+                command,
+                number,
+            } => {
+                encoder
+                    .request(&mut buf, *request, command, number)
+                    .unwrap();
             }
             Sent::Cancel { request } => encoder.bare(&mut buf, FrameKind::Cancel, *request),
-            Sent::Error { request, text } => encoder.json(&mut buf, FrameKind::Error, *request, text).unwrap(),
+            Sent::Error { request, text } => encoder
+                .json(&mut buf, FrameKind::Error, *request, text)
+                .unwrap(),
         }
     }
     buf
@@ -76,16 +122,47 @@ fn encode(frames: &[Sent]) -> BytesMut {
 
 fn matches(sent: &Sent, body: &[u8]) -> bool {
     match (sent, Frame::decode(body).unwrap()) {
-        (Sent::Row { request, stream, seq, text }, Frame::Row { request: r, stream: s, seq: q, payload }) => {
-            *request == r && stream == s && *seq == q && serde_json::from_slice::<String>(payload).unwrap() == *text
+        (
+            Sent::Row {
+                request,
+                stream,
+                seq,
+                text,
+            },
+            Frame::Row {
+                request: r,
+                stream: s,
+                seq: q,
+                payload,
+            },
+        ) => {
+            *request == r
+                && stream == s
+                && *seq == q
+                && serde_json::from_slice::<String>(payload).unwrap() == *text
         }
-        (Sent::Request { request, command, number }, Frame::Request { request: r, command: c, args }) => {
+        (
+            Sent::Request {
+                request,
+                command,
+                number,
+            },
+            Frame::Request {
+                request: r,
+                command: c,
+                args,
+            },
+        ) => {
             *request == r && command == c && serde_json::from_slice::<i64>(args).unwrap() == *number
         }
         (Sent::Cancel { request }, Frame::Cancel { request: r }) => *request == r,
-        (Sent::Error { request, text }, Frame::Error { request: r, payload }) => {
-            *request == r && serde_json::from_slice::<String>(payload).unwrap() == *text
-        }
+        (
+            Sent::Error { request, text },
+            Frame::Error {
+                request: r,
+                payload,
+            },
+        ) => *request == r && serde_json::from_slice::<String>(payload).unwrap() == *text,
         _ => false,
     }
 }

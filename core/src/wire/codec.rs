@@ -70,14 +70,8 @@ impl Decoder for FrameCodec {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if !self.in_body && src.len() >= LENGTH_BYTES {
-            let len = u64::from((&src[..LENGTH_BYTES]).get_u32());
-            if len > u64::from(self.max_frame) {
-                return Err(FrameError::TooLarge {
-                    len,
-                    max: self.max_frame,
-                });
-            }
+        if !self.in_body {
+            frame_length(src, self.max_frame)?;
         }
         let before = src.len();
         match self.inner.decode(src)? {
@@ -101,6 +95,22 @@ impl Decoder for FrameCodec {
             }),
         }
     }
+}
+
+/// The body length announced by the prefix at the start of `buf`, checked
+/// against `max_frame`; `None` while fewer than four bytes are there.
+pub fn frame_length(buf: &[u8], max_frame: u32) -> Result<Option<usize>, FrameError> {
+    let Some(mut prefix) = buf.get(..LENGTH_BYTES) else {
+        return Ok(None);
+    };
+    let len = prefix.get_u32();
+    if len > max_frame {
+        return Err(FrameError::TooLarge {
+            len: u64::from(len),
+            max: max_frame,
+        });
+    }
+    Ok(Some(len as usize))
 }
 
 #[cfg(test)]

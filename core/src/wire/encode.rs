@@ -1,9 +1,9 @@
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 use serde::Serialize;
 
 use super::{DEFAULT_MAX_FRAME, EncodeError, FrameKind, HEADER_BYTES, LENGTH_BYTES};
 
-/// Writes whole frames (length prefix included) into a [`BytesMut`].
+/// Writes whole frames (length prefix included) into a byte vector.
 ///
 /// Payloads are serialized in place, straight into the buffer. A frame that
 /// would exceed the maximum is rolled back, so the buffer never holds half a
@@ -11,9 +11,8 @@ use super::{DEFAULT_MAX_FRAME, EncodeError, FrameKind, HEADER_BYTES, LENGTH_BYTE
 ///
 /// ```
 /// use bulkhead::wire::{Frame, FrameEncoder};
-/// use bytes::BytesMut;
 ///
-/// let mut buf = BytesMut::new();
+/// let mut buf = Vec::new();
 /// FrameEncoder::default().row(&mut buf, 7, "rows", 0, &[1, 2]).unwrap();
 /// let frame = Frame::decode(&buf[4..]).unwrap();
 /// assert_eq!(
@@ -47,7 +46,7 @@ impl FrameEncoder {
     /// diagnostic, progress, success and error.
     pub fn json<T: Serialize + ?Sized>(
         &self,
-        buf: &mut BytesMut,
+        buf: &mut Vec<u8>,
         kind: FrameKind,
         request: u64,
         payload: &T,
@@ -57,7 +56,7 @@ impl FrameEncoder {
     }
 
     /// A frame with a header only: cancel and shutdown.
-    pub fn bare(&self, buf: &mut BytesMut, kind: FrameKind, request: u64) {
+    pub fn bare(&self, buf: &mut Vec<u8>, kind: FrameKind, request: u64) {
         let start = begin(buf, kind, request);
         patch_length(buf, start);
     }
@@ -65,7 +64,7 @@ impl FrameEncoder {
     /// A request frame for `command` with JSON `args`.
     pub fn request<T: Serialize + ?Sized>(
         &self,
-        buf: &mut BytesMut,
+        buf: &mut Vec<u8>,
         request: u64,
         command: &str,
         args: &T,
@@ -78,7 +77,7 @@ impl FrameEncoder {
     /// A request frame whose arguments are already JSON bytes.
     pub fn request_raw(
         &self,
-        buf: &mut BytesMut,
+        buf: &mut Vec<u8>,
         request: u64,
         command: &str,
         args: &[u8],
@@ -92,7 +91,7 @@ impl FrameEncoder {
     /// A row frame: row number `seq` of `stream`.
     pub fn row<T: Serialize + ?Sized>(
         &self,
-        buf: &mut BytesMut,
+        buf: &mut Vec<u8>,
         request: u64,
         stream: &str,
         seq: u64,
@@ -106,19 +105,19 @@ impl FrameEncoder {
 
     fn payload_then_finish<T: Serialize + ?Sized>(
         &self,
-        buf: &mut BytesMut,
+        buf: &mut Vec<u8>,
         start: usize,
         kind: FrameKind,
         payload: &T,
     ) -> Result<(), EncodeError> {
-        if let Err(err) = serde_json::to_writer((&mut *buf).writer(), payload) {
+        if let Err(err) = serde_json::to_writer(&mut *buf, payload) {
             buf.truncate(start);
             return Err(EncodeError::Json(err));
         }
         self.finish(buf, start, kind)
     }
 
-    fn finish(&self, buf: &mut BytesMut, start: usize, kind: FrameKind) -> Result<(), EncodeError> {
+    fn finish(&self, buf: &mut Vec<u8>, start: usize, kind: FrameKind) -> Result<(), EncodeError> {
         let len = buf.len() - start - LENGTH_BYTES;
         if len > self.max_frame as usize {
             buf.truncate(start);
@@ -134,7 +133,7 @@ impl FrameEncoder {
 }
 
 /// Appends a zero length prefix and the common header; returns the frame start.
-fn begin(buf: &mut BytesMut, kind: FrameKind, request: u64) -> usize {
+fn begin(buf: &mut Vec<u8>, kind: FrameKind, request: u64) -> usize {
     let start = buf.len();
     buf.reserve(LENGTH_BYTES + HEADER_BYTES + 64);
     buf.put_u32(0);
@@ -143,7 +142,7 @@ fn begin(buf: &mut BytesMut, kind: FrameKind, request: u64) -> usize {
     start
 }
 
-fn put_name(buf: &mut BytesMut, start: usize, name: &str) -> Result<(), EncodeError> {
+fn put_name(buf: &mut Vec<u8>, start: usize, name: &str) -> Result<(), EncodeError> {
     let Ok(len) = u16::try_from(name.len()) else {
         buf.truncate(start);
         return Err(EncodeError::NameTooLong { len: name.len() });
@@ -155,7 +154,7 @@ fn put_name(buf: &mut BytesMut, start: usize, name: &str) -> Result<(), EncodeEr
 
 /// Writes the body length into the prefix at `start`. Callers have checked the
 /// length against the maximum, which is itself a `u32`.
-fn patch_length(buf: &mut BytesMut, start: usize) {
+fn patch_length(buf: &mut Vec<u8>, start: usize) {
     let len = (buf.len() - start - LENGTH_BYTES) as u32;
     buf[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
 }
@@ -168,7 +167,7 @@ mod tests {
     #[test]
     fn oversized_payload_is_rolled_back() {
         let encoder = FrameEncoder::new(64);
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         encoder.bare(&mut buf, FrameKind::Shutdown, 0);
         let before = buf.len();
         let big = "x".repeat(100);
@@ -180,7 +179,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let encoder = FrameEncoder::default();
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         encoder.request(&mut buf, 3, "echo", &"hi").unwrap();
         let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
         assert_eq!(len, buf.len() - 4);
@@ -196,7 +195,7 @@ mod tests {
 
     #[test]
     fn long_names_are_refused() {
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         let name = "n".repeat(70_000);
         let err = FrameEncoder::default()
             .request(&mut buf, 1, &name, &())

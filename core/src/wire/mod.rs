@@ -21,7 +21,7 @@ mod kind;
 mod payload;
 mod remote;
 
-pub use codec::FrameCodec;
+pub use codec::{FrameCodec, frame_length};
 pub use encode::FrameEncoder;
 pub use error::{EncodeError, FrameError};
 pub use frame::Frame;

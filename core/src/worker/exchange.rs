@@ -66,7 +66,7 @@ pub(crate) async fn exchange<H: RowHandler>(
         {
             spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
         }
-        let body = match generation.next_frame().await {
+        let body = match generation.reader.next().await {
             Some(Ok(body)) => body,
             Some(Err(err)) => return Err(Broken::Frame(err)),
             None => return Err(Broken::Eof),
@@ -93,7 +93,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             } => {
                 let name = admit(&mut streams, stream, seq)?;
                 if live {
-                    rows.row(&name, seq, payload)
+                    rows.row(name, seq, payload)
                 } else {
                     Ok(())
                 }
@@ -115,9 +115,10 @@ pub(crate) async fn exchange<H: RowHandler>(
                 }
             }
             Frame::Success { .. } => {
+                let body = Bytes::copy_from_slice(body);
                 generation.in_flight = false;
                 return Ok(Finished {
-                    outcome: Outcome::Success(body.clone()),
+                    outcome: Outcome::Success(body),
                     spoiled,
                     streams,
                 });
@@ -148,10 +149,9 @@ pub(crate) async fn exchange<H: RowHandler>(
     }
 }
 
-fn admit(streams: &mut Streams, stream: &str, seq: u64) -> Result<Arc<str>, Broken> {
+fn admit<'s>(streams: &'s mut Streams, stream: &str, seq: u64) -> Result<&'s Arc<str>, Broken> {
     streams
         .admit(stream, seq)
-        .cloned()
         .map_err(|expected| Broken::Protocol {
             kind: FrameKind::Row,
             detail: format!("row {seq} of stream {stream:?} where {expected} was due"),

@@ -4,19 +4,15 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures_util::FutureExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, Command};
-use tokio_util::codec::FramedRead;
 
 use crate::env;
 use crate::transport::{ChildPipes, Connection};
-use crate::wire::{
-    ChildInfo, Frame, FrameCodec, FrameEncoder, FrameError, FrameKind, Handshake, Hello,
-    PROTOCOL_VERSION,
-};
+use crate::wire::{ChildInfo, Frame, FrameEncoder, FrameKind, Handshake, Hello, PROTOCOL_VERSION};
 
+use super::reader::FrameReader;
 use super::stderr::{StderrRing, StderrTask};
 use super::{ChildExit, WorkerConfig, WorkerError};
 
@@ -30,10 +26,6 @@ const STARTUP_EXIT_GRACE: Duration = Duration::from_millis(200);
 const REAP_AFTER_KILL: Duration = Duration::from_secs(5);
 /// How long to wait for the stderr pipe to close once the child is gone.
 const STDERR_SETTLE: Duration = Duration::from_millis(250);
-/// Read buffer for frames from the child.
-const READ_CAPACITY: usize = 64 * 1024;
-
-type Reader = FramedRead<Pin<Box<dyn AsyncRead + Send>>, FrameCodec>;
 
 /// A running child generation with an established channel.
 pub(crate) struct Generation {
@@ -52,8 +44,8 @@ pub(crate) struct Generation {
     /// was abandoned midway and the channel cannot be trusted.
     pub(crate) in_flight: bool,
     pub(crate) encoder: FrameEncoder,
-    pub(crate) out: BytesMut,
-    reader: Reader,
+    pub(crate) out: Vec<u8>,
+    pub(crate) reader: FrameReader,
     writer: Pin<Box<dyn AsyncWrite + Send>>,
     child: Child,
     stderr: StderrRing,
@@ -146,7 +138,7 @@ impl Generation {
                     requests: 0,
                     in_flight: false,
                     encoder,
-                    out: BytesMut::with_capacity(4096),
+                    out: Vec::with_capacity(4096),
                     reader,
                     writer,
                     child: starting.child,
@@ -175,11 +167,6 @@ impl Generation {
         self.out.clear();
         result?;
         self.writer.flush().await
-    }
-
-    /// The next frame body from the child; `None` at a clean end of stream.
-    pub(crate) async fn next_frame(&mut self) -> Option<Result<Bytes, FrameError>> {
-        self.reader.next().await
     }
 
     /// Whether this generation can take the next request.
@@ -289,7 +276,7 @@ async fn handshake(
     (
         ChildInfo,
         FrameEncoder,
-        Reader,
+        FrameReader,
         Pin<Box<dyn AsyncWrite + Send>>,
     ),
     WorkerError,
@@ -300,7 +287,7 @@ async fn handshake(
         max_frame: config.max_frame,
         generation: number,
     };
-    let mut out = BytesMut::new();
+    let mut out = Vec::new();
     FrameEncoder::new(config.max_frame)
         .json(&mut out, FrameKind::Hello, 0, &hello)
         .map_err(|source| WorkerError::Encode {
@@ -316,15 +303,14 @@ async fn handshake(
         source,
     })?;
 
-    let mut reader =
-        FramedRead::with_capacity(reader, FrameCodec::new(config.max_frame), READ_CAPACITY);
+    let mut reader = FrameReader::new(reader, config.max_frame);
     let bad = |detail: String| WorkerError::Handshake {
         generation: number,
         detail,
         stderr_tail: String::new(),
     };
     let body = match reader.next().await {
-        Some(Ok(body)) => body,
+        Some(Ok(body)) => body.to_vec(),
         Some(Err(err)) => return Err(bad(format!("unreadable first frame: {err}"))),
         None => return Err(bad("the channel closed before the handshake".to_owned())),
     };

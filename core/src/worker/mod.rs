@@ -15,6 +15,7 @@ mod error;
 mod exchange;
 mod exit;
 mod generation;
+mod reader;
 mod request;
 mod rows;
 mod stats;
