@@ -154,7 +154,7 @@ fn put_name(buf: &mut Vec<u8>, start: usize, name: &str) -> Result<(), EncodeErr
 
 /// Writes the body length into the prefix at `start`. Callers have checked the
 /// length against the maximum, which is itself a `u32`.
-fn patch_length(buf: &mut Vec<u8>, start: usize) {
+fn patch_length(buf: &mut [u8], start: usize) {
     let len = (buf.len() - start - LENGTH_BYTES) as u32;
     buf[start..start + LENGTH_BYTES].copy_from_slice(&len.to_be_bytes());
 }

@@ -72,7 +72,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             None => return Err(Broken::Eof),
         };
         *bytes += body.len() as u64 + 4;
-        let frame = Frame::decode(&body).map_err(Broken::Frame)?;
+        let frame = Frame::decode(body).map_err(Broken::Frame)?;
         if frame.request() != request {
             return Err(Broken::Protocol {
                 kind: frame.kind(),
