@@ -7,7 +7,7 @@
 //! request. Whatever the child does, the parent survives and is told why.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), bulkhead::WorkerError> {
+//! # async fn demo(transport: impl bulkhead::Transport) -> Result<(), bulkhead::WorkerError> {
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize, bulkhead::Command)]
@@ -16,7 +16,6 @@
 //!     text: String,
 //! }
 //!
-//! # let transport = todo!();
 //! let mut worker = bulkhead::Worker::builder("path/to/child")
 //!     .transport(transport)
 //!     .spawn()
