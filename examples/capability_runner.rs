@@ -150,14 +150,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         stats.bytes_sent,
         stats.restarts
     );
-    let report = worker.shutdown().await;
-    let exit = report
-        .exit
-        .map_or_else(|| "not reaped".to_owned(), |exit| exit.to_string());
-    println!(
-        "shutdown: {:?} generation {:?}, child {exit}",
-        report.step, report.generation
-    );
+    println!("shutdown: {}", worker.shutdown().await);
     Ok(())
 }
 

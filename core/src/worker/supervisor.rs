@@ -15,7 +15,7 @@ use super::exchange::{Broken, Extras, Finished, Outcome, exchange};
 use super::generation::{Ended, Generation, Idle};
 use super::request::{Request, StreamSummary};
 use super::rows::{RowHandler, Spoiled};
-use super::{ChildExit, WorkerConfig, WorkerError, WorkerStats};
+use super::{ShutdownReport, ShutdownStep, WorkerConfig, WorkerError, WorkerStats};
 
 /// Where a worker stands between requests.
 enum State {
@@ -38,28 +38,6 @@ pub struct Worker {
     state: State,
     stats: WorkerStats,
     next_request: u64,
-}
-
-/// How [`Worker::shutdown`] ended the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShutdownStep {
-    /// No child was running.
-    NotRunning,
-    /// The child exited after the shutdown frame.
-    Exited,
-    /// The child did not exit in time and was killed.
-    Killed,
-}
-
-/// What [`Worker::shutdown`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// The step that ended the child.
-    pub step: ShutdownStep,
-    /// The generation that was running, if any.
-    pub generation: Option<u64>,
-    /// How the child ended, if it was reaped.
-    pub exit: Option<ChildExit>,
 }
 
 impl Worker {
