@@ -178,18 +178,12 @@ fn raw_rows(n: u64) -> Result<Duration, BoxError> {
 // ---------------------------------------------------------------- rtt
 
 async fn rtt(calls: usize) -> Result<(), BoxError> {
-    println!("rtt: {calls} round trips after {} warm-up", calls / 10);
+    const BLOCK: usize = 100;
+    println!(
+        "rtt: {calls} round trips each, in alternating blocks of {BLOCK}, after {} warm-up",
+        calls / 10
+    );
     let mut worker = fixture()?.spawn().await?;
-    let mut typed = Vec::with_capacity(calls);
-    for i in 0..calls + calls / 10 {
-        let started = Instant::now();
-        worker.call(&Ping {}).await?;
-        if i >= calls / 10 {
-            typed.push(started.elapsed());
-        }
-    }
-    worker.shutdown().await;
-
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("--raw-pong")
         .stdin(Stdio::piped())
@@ -200,15 +194,29 @@ async fn rtt(calls: usize) -> Result<(), BoxError> {
     let mut stdout = child.stdout.take().ok_or("no stdout pipe")?;
     let ping = [7u8; PING_BYTES];
     let mut pong = [0u8; PING_BYTES];
+    let mut typed = Vec::with_capacity(calls);
     let mut raw = Vec::with_capacity(calls);
-    for i in 0..calls + calls / 10 {
-        let started = Instant::now();
-        stdin.write_all(&ping).await?;
-        stdout.read_exact(&mut pong).await?;
-        if i >= calls / 10 {
-            raw.push(started.elapsed());
+    let warm_up = calls / 10;
+    // Alternating blocks expose both sides to the same machine conditions.
+    for block in 0..(calls + warm_up).div_ceil(BLOCK) {
+        let keep = block * BLOCK >= warm_up;
+        for _ in 0..BLOCK {
+            let started = Instant::now();
+            worker.call(&Ping {}).await?;
+            if keep {
+                typed.push(started.elapsed());
+            }
+        }
+        for _ in 0..BLOCK {
+            let started = Instant::now();
+            stdin.write_all(&ping).await?;
+            stdout.read_exact(&mut pong).await?;
+            if keep {
+                raw.push(started.elapsed());
+            }
         }
     }
+    worker.shutdown().await;
     drop(stdin);
     child.wait().await?;
 
