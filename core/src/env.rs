@@ -9,3 +9,8 @@ pub const CHILD: &str = "BULKHEAD_CHILD";
 
 /// Names the transport the child must use, such as `"stdio"`.
 pub const TRANSPORT: &str = "BULKHEAD_TRANSPORT";
+
+/// The parent's process id, so that a child can tell whether the parent
+/// that started it has died (Unix: compare with `getppid()` after setting
+/// the parent-death signal). A parent running as PID 1 is still alive.
+pub const PARENT_PID: &str = "BULKHEAD_PARENT_PID";

@@ -89,6 +89,7 @@ impl Generation {
             .args(&config.args)
             .envs(config.env.iter().map(|(key, value)| (key, value)))
             .env(env::CHILD, "1")
+            .env(env::PARENT_PID, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
