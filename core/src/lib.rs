@@ -56,4 +56,5 @@ pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 pub use row::{RawRow, Row};
 pub use sink::{Sink, SinkError};
 pub use transport::{ChildPipes, Connect, Connection, Transport, TransportError};
+pub use tokio_util::sync::CancellationToken;
 pub use worker::{Worker, WorkerBuilder, WorkerConfig, WorkerError};

@@ -15,6 +15,11 @@ pub enum RestartReason {
     ChildRequested,
     /// The child broke the protocol.
     ProtocolViolation,
+    /// A request passed its timeout; the child was killed.
+    Timeout,
+    /// A cancelled request did not end within the grace period; the child
+    /// was killed.
+    CancelTimeout,
     /// A request was abandoned midway (its future dropped), so unread
     /// frames may remain in the channel.
     ChannelLost,
@@ -30,7 +35,18 @@ impl RestartReason {
             RestartReason::ChildRequested => "child_requested",
             RestartReason::ProtocolViolation => "protocol_violation",
             RestartReason::ChannelLost => "channel_lost",
+            RestartReason::Timeout => "timeout",
+            RestartReason::CancelTimeout => "cancel_timeout",
         }
+    }
+}
+
+impl RestartReason {
+    /// Whether this replacement was planned (explicit or by policy) rather
+    /// than forced by a failure. Only unplanned ones count against the
+    /// restart limit.
+    pub fn is_planned(&self) -> bool {
+        matches!(self, RestartReason::Explicit | RestartReason::Policy(_))
     }
 }
 

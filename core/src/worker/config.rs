@@ -27,9 +27,23 @@ pub struct WorkerConfig {
     pub transport: Arc<dyn Transport>,
     /// Limit for spawn plus handshake.
     pub startup_timeout: Duration,
-    /// How long a child may take to exit after a shutdown frame before it is
+    /// Limit for one request, from send to terminal frame, rows included.
+    pub request_timeout: Duration,
+    /// How long a cancelled request may take to end before the child is
     /// killed.
+    pub cancel_grace: Duration,
+    /// How long a child may take to exit after a shutdown frame before it is
+    /// terminated.
     pub shutdown_timeout: Duration,
+    /// How long a terminated child may take to exit before it is killed.
+    pub terminate_timeout: Duration,
+    /// At most this many unplanned replacements per `restart_window`.
+    pub restart_limit: u32,
+    /// The sliding window of `restart_limit`.
+    pub restart_window: Duration,
+    /// Children failing right after start this many times in a row make the
+    /// worker refuse work with [`WorkerError::CrashLoop`].
+    pub crash_loop_limit: u32,
     /// Largest frame body the parent accepts from the child.
     pub max_frame: u32,
     /// Bytes of the child's stderr kept for error reports.
@@ -60,7 +74,13 @@ pub struct WorkerBuilder {
     env_clear: bool,
     transport: Option<Arc<dyn Transport>>,
     startup_timeout: Duration,
+    request_timeout: Duration,
+    cancel_grace: Duration,
     shutdown_timeout: Duration,
+    terminate_timeout: Duration,
+    restart_limit: u32,
+    restart_window: Duration,
+    crash_loop_limit: u32,
     max_frame: u32,
     stderr_capacity: usize,
     policy: Arc<dyn RestartPolicy>,
@@ -76,7 +96,13 @@ impl WorkerBuilder {
             env_clear: false,
             transport: None,
             startup_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(2),
+            terminate_timeout: Duration::from_secs(1),
+            restart_limit: 16,
+            restart_window: Duration::from_secs(60),
+            crash_loop_limit: 3,
             max_frame: DEFAULT_MAX_FRAME,
             stderr_capacity: 64 * 1024,
             policy: Arc::new(Never),
@@ -122,10 +148,50 @@ impl WorkerBuilder {
         self
     }
 
+    /// Limit for one request, from send to terminal frame, rows included;
+    /// on expiry the child is killed and replaced. Default: 30 s. A request
+    /// can override it with [`Request::timeout`](super::Request::timeout).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long a cancelled request may take to end before the child is
+    /// killed and replaced. Default: 1 s.
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
     /// How long a child may take to exit after a shutdown frame before it is
-    /// killed. Default: 2 s.
+    /// terminated (SIGTERM to its process group on Unix). Default: 2 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long a terminated child may take to exit before it is killed.
+    /// Default: 1 s.
+    pub fn terminate_timeout(mut self, timeout: Duration) -> Self {
+        self.terminate_timeout = timeout;
+        self
+    }
+
+    /// At most `limit` unplanned replacements (crashes, protocol
+    /// violations, timeouts) per sliding `window`; past it, requests fail
+    /// with [`WorkerError::RestartLimit`] until the window allows another.
+    /// Planned cycles (policy, explicit) do not count. Default: 16 per 60 s.
+    pub fn restart_limit(mut self, limit: u32, window: Duration) -> Self {
+        self.restart_limit = limit;
+        self.restart_window = window;
+        self
+    }
+
+    /// After this many children in a row fail to start or fail their first
+    /// request, requests fail with [`WorkerError::CrashLoop`] until
+    /// [`Worker::cycle`](super::Worker::cycle) is called. Default: 3.
+    pub fn crash_loop_limit(mut self, limit: u32) -> Self {
+        self.crash_loop_limit = limit;
         self
     }
 
@@ -158,6 +224,11 @@ impl WorkerBuilder {
                 reason: "max_frame is below the 4 KiB minimum",
             });
         }
+        if self.restart_limit == 0 || self.crash_loop_limit == 0 {
+            return Err(WorkerError::Config {
+                reason: "restart_limit and crash_loop_limit must be at least 1",
+            });
+        }
         if self.startup_timeout.is_zero() {
             return Err(WorkerError::Config {
                 reason: "startup_timeout is zero",
@@ -170,7 +241,13 @@ impl WorkerBuilder {
             env_clear: self.env_clear,
             transport,
             startup_timeout: self.startup_timeout,
+            request_timeout: self.request_timeout,
+            cancel_grace: self.cancel_grace,
             shutdown_timeout: self.shutdown_timeout,
+            terminate_timeout: self.terminate_timeout,
+            restart_limit: self.restart_limit,
+            restart_window: self.restart_window,
+            crash_loop_limit: self.crash_loop_limit,
             max_frame: self.max_frame,
             stderr_capacity: self.stderr_capacity,
             policy: self.policy,

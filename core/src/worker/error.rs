@@ -224,6 +224,69 @@ pub enum WorkerError {
         #[source]
         source: std::io::Error,
     },
+    /// The request passed its timeout; the child was killed and replaced.
+    #[error("command {command} timed out after {timeout:?} in generation {generation}")]
+    Timeout {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// The limit that passed.
+        timeout: Duration,
+        /// Rows delivered before the timeout (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The caller cancelled the request and the child stopped in time; the
+    /// child stays warm.
+    #[error("command {command} was cancelled in generation {generation}")]
+    Cancelled {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// Rows delivered before the cancellation (tentative).
+        rows_delivered: u64,
+    },
+    /// The request was cancelled (by the caller, or because a row could not
+    /// be delivered) and the child did not end it within the grace period;
+    /// the child was killed and replaced.
+    #[error(
+        "command {command} did not stop within {grace:?} of its cancellation; generation {generation} was killed"
+    )]
+    CancelForced {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// The grace period.
+        grace: Duration,
+        /// Rows delivered before the cancellation (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// Too many unplanned replacements in the sliding window; no child was
+    /// started.
+    #[error("{limit} replacements within {window:?}: refusing work for {retry_after:?}")]
+    RestartLimit {
+        /// The limit.
+        limit: u32,
+        /// The window.
+        window: Duration,
+        /// When the window next allows a replacement.
+        retry_after: Duration,
+    },
+    /// Children keep failing right after start; the worker refuses work
+    /// until [`Worker::cycle`](super::Worker::cycle) is called.
+    #[error("{attempts} children in a row failed right after start; last: {cause}")]
+    CrashLoop {
+        /// Failures in a row.
+        attempts: u32,
+        /// The last failure, with the child's stderr tail if there was one.
+        cause: String,
+    },
     /// The worker was shut down.
     #[error("the worker is shut down")]
     Closed,
@@ -242,6 +305,9 @@ impl WorkerError {
             | WorkerError::RowDecode { rows_delivered, .. }
             | WorkerError::OutputDecode { rows_delivered, .. }
             | WorkerError::Sink { rows_delivered, .. }
+            | WorkerError::Timeout { rows_delivered, .. }
+            | WorkerError::Cancelled { rows_delivered, .. }
+            | WorkerError::CancelForced { rows_delivered, .. }
             | WorkerError::SummaryMismatch { rows_delivered, .. } => *rows_delivered,
             _ => 0,
         }
@@ -255,6 +321,8 @@ impl WorkerError {
             | WorkerError::ProtocolMismatch { stderr_tail, .. }
             | WorkerError::Protocol { stderr_tail, .. }
             | WorkerError::ChannelClosed { stderr_tail, .. }
+            | WorkerError::Timeout { stderr_tail, .. }
+            | WorkerError::CancelForced { stderr_tail, .. }
             | WorkerError::Frame { stderr_tail, .. }
             | WorkerError::ChildExited { stderr_tail, .. } => Some(stderr_tail),
             _ => None,

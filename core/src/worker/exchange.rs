@@ -1,20 +1,31 @@
 //! The request path: one request frame out, frames in until the terminal one.
 
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::time::Sleep;
+use tokio_util::sync::CancellationToken;
 
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
 use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
 use super::generation::Generation;
+use super::reader::FrameReader;
 use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
 
-/// Where a request's diagnostics and progress go.
+/// Where a request's diagnostics and progress go, and how it may end early.
 pub(crate) struct Extras<'a> {
     pub(crate) diagnostics: Option<&'a mut (dyn Sink<Diagnostic> + 'a)>,
     pub(crate) progress: Option<&'a mut (dyn Sink<Progress> + 'a)>,
+    /// From send to terminal frame.
+    pub(crate) timeout: Duration,
+    /// The caller's cancellation, if any.
+    pub(crate) cancel: Option<CancellationToken>,
+    /// How long a cancelled request may take to end.
+    pub(crate) cancel_grace: Duration,
 }
 
 /// A request that reached its terminal frame; the channel is consistent.
@@ -23,6 +34,8 @@ pub(crate) struct Finished {
     /// Set when a row, diagnostic or progress report could not be delivered;
     /// the request was cancelled and drained, and this error wins.
     pub(crate) spoiled: Option<Spoiled>,
+    /// The caller cancelled the request before it ended.
+    pub(crate) cancelled: bool,
     pub(crate) streams: Streams,
 }
 
@@ -45,10 +58,24 @@ pub(crate) enum Broken {
     Protocol { kind: FrameKind, detail: String },
     /// Writing to the child failed.
     Write(std::io::Error),
+    /// The request timeout passed.
+    Timeout,
+    /// A cancelled request did not end within the grace period.
+    GraceExpired,
+}
+
+/// What woke the request loop.
+enum Event<'r> {
+    Deadline,
+    Cancel,
+    GraceExpired,
+    Frame(Option<Result<&'r [u8], FrameError>>),
+    SinkFailed(SinkError),
 }
 
 /// Sends `request` (already encoded in `generation.out`) and reads frames
-/// until its terminal frame. Counts received frame bytes into `bytes`.
+/// until its terminal frame, the timeout, or the end of the cancellation
+/// grace period. Counts received frame bytes into `bytes`.
 pub(crate) async fn exchange<H: RowHandler>(
     generation: &mut Generation,
     request: u64,
@@ -58,18 +85,55 @@ pub(crate) async fn exchange<H: RowHandler>(
 ) -> Result<Finished, Broken> {
     generation.in_flight = true;
     generation.send().await.map_err(Broken::Write)?;
+    let deadline = tokio::time::sleep(extras.timeout);
+    let grace = tokio::time::sleep(extras.timeout);
+    let token = extras.cancel.clone().unwrap_or_default();
+    let cancelled = token.cancelled();
+    tokio::pin!(deadline, grace, cancelled);
     let mut streams = Streams::default();
     let mut spoiled: Option<Spoiled> = None;
+    let mut caller_cancelled = false;
+    let mut cancel_sent = false;
     loop {
-        if spoiled.is_none()
-            && let Err(err) = poll_fn(|cx| rows.poll_ready(cx)).await
-        {
-            spoil(generation, request, &mut spoiled, Spoiled::Sink(err)).await?;
-        }
-        let body = match generation.reader.next().await {
-            Some(Ok(body)) => body,
-            Some(Err(err)) => return Err(Broken::Frame(err)),
-            None => return Err(Broken::Eof),
+        // Once spoiled, frames are still checked but no longer delivered.
+        let live = spoiled.is_none();
+        let event = tokio::select! {
+            biased;
+            () = &mut deadline => Event::Deadline,
+            () = &mut cancelled, if !caller_cancelled => Event::Cancel,
+            () = &mut grace, if cancel_sent => Event::GraceExpired,
+            event = next_frame(&mut generation.reader, rows, live) => event,
+        };
+        let body = match event {
+            Event::Frame(Some(Ok(body))) => body,
+            Event::Frame(Some(Err(err))) => return Err(Broken::Frame(err)),
+            Event::Frame(None) => return Err(Broken::Eof),
+            Event::Deadline => return Err(Broken::Timeout),
+            Event::GraceExpired => return Err(Broken::GraceExpired),
+            Event::Cancel => {
+                caller_cancelled = true;
+                send_cancel(
+                    generation,
+                    request,
+                    &mut cancel_sent,
+                    grace.as_mut(),
+                    extras.cancel_grace,
+                )
+                .await?;
+                continue;
+            }
+            Event::SinkFailed(err) => {
+                spoiled = Some(Spoiled::Sink(err));
+                send_cancel(
+                    generation,
+                    request,
+                    &mut cancel_sent,
+                    grace.as_mut(),
+                    extras.cancel_grace,
+                )
+                .await?;
+                continue;
+            }
         };
         *bytes += body.len() as u64 + 4;
         let frame = Frame::decode(body).map_err(Broken::Frame)?;
@@ -82,8 +146,6 @@ pub(crate) async fn exchange<H: RowHandler>(
                 ),
             });
         }
-        // Once spoiled, frames are still checked but no longer delivered.
-        let live = spoiled.is_none();
         let delivered = match frame {
             Frame::Row {
                 stream,
@@ -120,6 +182,7 @@ pub(crate) async fn exchange<H: RowHandler>(
                 return Ok(Finished {
                     outcome: Outcome::Success(body),
                     spoiled,
+                    cancelled: caller_cancelled,
                     streams,
                 });
             }
@@ -129,6 +192,7 @@ pub(crate) async fn exchange<H: RowHandler>(
                 return Ok(Finished {
                     outcome: Outcome::Remote(remote),
                     spoiled,
+                    cancelled: caller_cancelled,
                     streams,
                 });
             }
@@ -144,9 +208,49 @@ pub(crate) async fn exchange<H: RowHandler>(
             }
         };
         if let Err(err) = delivered {
-            spoil(generation, request, &mut spoiled, err).await?;
+            spoiled = Some(err);
+            send_cancel(
+                generation,
+                request,
+                &mut cancel_sent,
+                grace.as_mut(),
+                extras.cancel_grace,
+            )
+            .await?;
         }
     }
+}
+
+/// Waits until the row sink can take another row (while rows are still
+/// delivered), then for the next frame.
+async fn next_frame<'r, H: RowHandler>(
+    reader: &'r mut FrameReader,
+    rows: &mut H,
+    live: bool,
+) -> Event<'r> {
+    if live && let Err(err) = poll_fn(|cx| rows.poll_ready(cx)).await {
+        return Event::SinkFailed(err);
+    }
+    Event::Frame(reader.next().await)
+}
+
+/// Asks the child to stop the request, once, and starts the grace period.
+async fn send_cancel(
+    generation: &mut Generation,
+    request: u64,
+    sent: &mut bool,
+    grace: Pin<&mut Sleep>,
+    period: Duration,
+) -> Result<(), Broken> {
+    if *sent {
+        return Ok(());
+    }
+    *sent = true;
+    grace.reset(tokio::time::Instant::now() + period);
+    generation
+        .encoder
+        .bare(&mut generation.out, FrameKind::Cancel, request);
+    generation.send().await.map_err(Broken::Write)
 }
 
 fn admit<'s>(streams: &'s mut Streams, stream: &str, seq: u64) -> Result<&'s Arc<str>, Broken> {
@@ -163,21 +267,6 @@ fn decode<'a, T: serde::Deserialize<'a>>(kind: FrameKind, payload: &'a [u8]) -> 
         kind,
         detail: format!("payload does not decode: {err}"),
     })
-}
-
-/// Records the first delivery failure and asks the child to stop, so that
-/// the rest of the request drains quickly.
-async fn spoil(
-    generation: &mut Generation,
-    request: u64,
-    spoiled: &mut Option<Spoiled>,
-    err: Spoiled,
-) -> Result<(), Broken> {
-    *spoiled = Some(err);
-    generation
-        .encoder
-        .bare(&mut generation.out, FrameKind::Cancel, request);
-    generation.send().await.map_err(Broken::Write)
 }
 
 /// Hands `item` to `sink` once it is ready, or to `fallback` without one.

@@ -1,20 +1,17 @@
 //! One child process and its channel: spawn, handshake, frame I/O, ending.
 
 use std::pin::Pin;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::process::{Child, Command};
 
-use crate::env;
-use crate::transport::{ChildPipes, Connection};
+use crate::transport::Connection;
 use crate::wire::{ChildInfo, Frame, FrameEncoder, FrameKind, Handshake, Hello, PROTOCOL_VERSION};
 
+use super::process::{Ended, Process};
 use super::reader::FrameReader;
-use super::stderr::{StderrRing, StderrTask};
-use super::{ChildExit, WorkerConfig, WorkerError};
+use super::{ShutdownStep, WorkerConfig, WorkerError};
 
 /// How long to wait for a child that closed its channel to exit by itself
 /// before killing it.
@@ -22,10 +19,6 @@ const EXIT_AFTER_EOF: Duration = Duration::from_secs(1);
 /// How long a child whose handshake failed may take to exit by itself, so
 /// that its own exit status, not our kill, is reported.
 const STARTUP_EXIT_GRACE: Duration = Duration::from_millis(200);
-/// How long to wait for the reap after a kill.
-const REAP_AFTER_KILL: Duration = Duration::from_secs(5);
-/// How long to wait for the stderr pipe to close once the child is gone.
-const STDERR_SETTLE: Duration = Duration::from_millis(250);
 
 /// A running child generation with an established channel.
 pub(crate) struct Generation {
@@ -47,9 +40,7 @@ pub(crate) struct Generation {
     pub(crate) out: Vec<u8>,
     pub(crate) reader: FrameReader,
     writer: Pin<Box<dyn AsyncWrite + Send>>,
-    child: Child,
-    stderr: StderrRing,
-    stderr_task: Option<StderrTask>,
+    process: Process,
 }
 
 /// What [`Generation::idle_state`] found between requests.
@@ -68,50 +59,11 @@ pub(crate) enum Idle {
     Gone,
 }
 
-/// How a generation ended.
-#[derive(Debug, Clone)]
-pub(crate) struct Ended {
-    /// The exit, if the child was reaped.
-    pub(crate) exit: Option<ChildExit>,
-    /// The end of its stderr.
-    pub(crate) stderr_tail: String,
-}
-
 impl Generation {
     /// Spawns generation `number` and completes the handshake within the
     /// startup timeout.
     pub(crate) async fn start(config: &WorkerConfig, number: u64) -> Result<Self, WorkerError> {
-        let mut command = Command::new(&config.program);
-        if config.env_clear {
-            command.env_clear();
-        }
-        command
-            .args(&config.args)
-            .envs(config.env.iter().map(|(key, value)| (key, value)))
-            .env(env::CHILD, "1")
-            .env(env::PARENT_PID, std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let connector =
-            config
-                .transport
-                .prepare(&mut command)
-                .map_err(|source| WorkerError::Transport {
-                    generation: number,
-                    source,
-                })?;
-        let mut child = command.spawn().map_err(|source| WorkerError::Spawn {
-            program: config.program.clone(),
-            source,
-        })?;
-        let stderr = StderrRing::new(config.stderr_capacity);
-        let stderr_task = child.stderr.take().map(|pipe| stderr.drain(pipe));
-        let mut pipes = ChildPipes {
-            stdin: child.stdin.take(),
-            stdout: child.stdout.take(),
-        };
+        let (process, mut pipes, connector) = Process::spawn(config, number)?;
         let handshake =
             async {
                 let connection = connector.connect(&mut pipes).await.map_err(|source| {
@@ -123,11 +75,6 @@ impl Generation {
                 handshake(config, number, connection).await
             };
         let outcome = tokio::time::timeout(config.startup_timeout, handshake).await;
-        let starting = Starting {
-            child,
-            stderr,
-            stderr_task,
-        };
         match outcome {
             Ok(Ok((info, encoder, reader, writer))) => {
                 let now = Instant::now();
@@ -142,17 +89,15 @@ impl Generation {
                     out: Vec::with_capacity(4096),
                     reader,
                     writer,
-                    child: starting.child,
-                    stderr: starting.stderr,
-                    stderr_task: starting.stderr_task,
+                    process,
                 })
             }
             Ok(Err(err)) => {
-                let ended = starting.end(STARTUP_EXIT_GRACE).await;
+                let ended = process.end(STARTUP_EXIT_GRACE).await;
                 Err(with_startup_context(err, ended))
             }
             Err(_elapsed) => {
-                let ended = starting.kill().await;
+                let ended = process.kill().await;
                 Err(WorkerError::StartupTimeout {
                     generation: number,
                     timeout: config.startup_timeout,
@@ -178,93 +123,43 @@ impl Generation {
         match self.reader.next().now_or_never() {
             Some(Some(_)) => Idle::Stray,
             Some(None) => Idle::Gone,
-            None if !matches!(self.child.try_wait(), Ok(None)) => Idle::Gone,
+            None if self.process.has_exited() => Idle::Gone,
             None => Idle::Usable,
         }
     }
 
-    /// Kills the child, reaps it and collects its stderr.
+    /// Kills the child and its group, reaps it and collects its stderr.
     pub(crate) async fn kill(self) -> Ended {
-        self.into_starting().kill().await
+        self.process.kill().await
     }
 
     /// For a child that closed its channel: waits briefly for it to exit by
     /// itself, kills it if it does not, and reaps it.
     pub(crate) async fn reap(self) -> Ended {
-        self.into_starting().end(EXIT_AFTER_EOF).await
+        self.process.end(EXIT_AFTER_EOF).await
     }
 
-    /// Asks the child to exit, waits up to `timeout`, then kills it.
-    /// Returns how it ended and whether a kill was needed.
-    pub(crate) async fn shutdown(mut self, timeout: Duration) -> (Ended, bool) {
+    /// Sends the shutdown frame and closes the channel, then waits up to
+    /// `exit_timeout`, terminates, waits up to `terminate_timeout`, kills.
+    pub(crate) async fn shutdown(
+        mut self,
+        exit_timeout: Duration,
+        terminate_timeout: Duration,
+    ) -> (Ended, ShutdownStep) {
         self.encoder.bare(&mut self.out, FrameKind::Shutdown, 0);
-        // A child that is already gone cannot take the frame; the wait below
+        // A child that is already gone cannot take the frame; the wait
         // then returns at once with its exit.
         let _unsent = self.send().await;
         let _closed = self.writer.shutdown().await;
-        let mut starting = self.into_starting();
-        match tokio::time::timeout(timeout, starting.child.wait()).await {
-            Ok(Ok(status)) => {
-                let ended = starting
-                    .finish(Some(ChildExit::from_status(status, false)))
-                    .await;
-                (ended, false)
-            }
-            _ => (starting.kill().await, true),
-        }
+        drop(self.writer);
+        self.process
+            .wind_down(exit_timeout, terminate_timeout)
+            .await
     }
 
-    fn into_starting(self) -> Starting {
-        Starting {
-            child: self.child,
-            stderr: self.stderr,
-            stderr_task: self.stderr_task,
-        }
-    }
-}
-
-/// A child without (or no longer with) a usable channel.
-struct Starting {
-    child: Child,
-    stderr: StderrRing,
-    stderr_task: Option<StderrTask>,
-}
-
-impl Starting {
-    /// Waits up to `grace` for the child to exit by itself, then kills it.
-    async fn end(mut self, grace: Duration) -> Ended {
-        match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(Ok(status)) => {
-                self.finish(Some(ChildExit::from_status(status, false)))
-                    .await
-            }
-            _ => self.kill().await,
-        }
-    }
-
-    async fn kill(mut self) -> Ended {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return self
-                .finish(Some(ChildExit::from_status(status, false)))
-                .await;
-        }
-        // Fails only when the child was already reaped; the wait reports that.
-        let _already_gone = self.child.start_kill();
-        let exit = match tokio::time::timeout(REAP_AFTER_KILL, self.child.wait()).await {
-            Ok(Ok(status)) => Some(ChildExit::from_status(status, true)),
-            _ => None,
-        };
-        self.finish(exit).await
-    }
-
-    async fn finish(mut self, exit: Option<ChildExit>) -> Ended {
-        if let Some(task) = self.stderr_task.as_mut() {
-            task.settle(STDERR_SETTLE).await;
-        }
-        Ended {
-            exit,
-            stderr_tail: self.stderr.tail(),
-        }
+    /// Kills the child and its group at once, without waiting for the reap.
+    pub(crate) fn kill_now(&mut self) {
+        self.process.kill_now();
     }
 }
 

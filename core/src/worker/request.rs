@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 
 use crate::command::{StreamCommand, UnaryCommand};
 use crate::row::{RawRow, Row};
@@ -28,6 +29,8 @@ pub struct Request<'w, A: ?Sized> {
     args: &'w A,
     diagnostics: Option<&'w mut (dyn Sink<Diagnostic> + 'w)>,
     progress: Option<&'w mut (dyn Sink<Progress> + 'w)>,
+    timeout: Option<Duration>,
+    cancel: Option<CancellationToken>,
 }
 
 /// What a streaming request returns on terminal success.
@@ -52,7 +55,27 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             args,
             diagnostics: None,
             progress: None,
+            timeout: None,
+            cancel: None,
         }
+    }
+
+    /// Limits this request, from send to terminal frame, instead of the
+    /// worker's request timeout. On expiry the child is killed and replaced
+    /// and the request fails with [`WorkerError::Timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Lets `token` cancel this request. The child sees the cancellation at
+    /// its next row or progress report and the request fails with
+    /// [`WorkerError::Cancelled`], the child staying warm; a child that does
+    /// not end the request within the worker's cancel grace is killed and
+    /// replaced ([`WorkerError::CancelForced`]).
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
     }
 
     /// Sends the request's diagnostics to `sink`.
@@ -71,9 +94,13 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
         self,
         mut rows: H,
     ) -> Result<StreamSummary<T>, WorkerError> {
+        let config = self.worker.config();
         let mut extras = Extras {
             diagnostics: self.diagnostics,
             progress: self.progress,
+            timeout: self.timeout.unwrap_or(config.request_timeout),
+            cancel: self.cancel,
+            cancel_grace: config.cancel_grace,
         };
         self.worker
             .run(self.command, self.args, &mut rows, &mut extras)

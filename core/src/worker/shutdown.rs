@@ -11,6 +11,8 @@ pub enum ShutdownStep {
     NotRunning,
     /// The child exited after the shutdown frame.
     Exited,
+    /// The child exited after SIGTERM to its process group (Unix).
+    Terminated,
     /// The child did not exit in time and was killed.
     Killed,
 }
@@ -31,7 +33,8 @@ impl fmt::Display for ShutdownStep {
         f.write_str(match self {
             ShutdownStep::NotRunning => "no child was running",
             ShutdownStep::Exited => "the child exited after the shutdown frame",
-            ShutdownStep::Killed => "the child was killed after the shutdown timeout",
+            ShutdownStep::Terminated => "the child was terminated after the shutdown timeout",
+            ShutdownStep::Killed => "the child was killed after it ignored termination",
         })
     }
 }

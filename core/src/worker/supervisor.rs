@@ -9,20 +9,25 @@ use tracing::Instrument;
 
 use crate::command::Command;
 use crate::policy::{Decision, GenerationFacts, RestartReason};
-use crate::wire::{ChildInfo, Frame, FrameKind, Success};
+use crate::wire::ChildInfo;
 
-use super::exchange::{Broken, Extras, Finished, Outcome, exchange};
-use super::generation::{Ended, Generation, Idle};
+use super::exchange::{Extras, exchange};
+use super::generation::{Generation, Idle};
+use super::intensity::Intensity;
+use super::process::Ended;
 use super::request::{Request, StreamSummary};
-use super::rows::{RowHandler, Spoiled};
+use super::rows::RowHandler;
 use super::{ShutdownReport, ShutdownStep, WorkerConfig, WorkerError, WorkerStats};
 
 /// Where a worker stands between requests.
-enum State {
+pub(super) enum State {
     /// A child is running and its channel is consistent.
     Ready(Box<Generation>),
     /// The last child ended; the next request starts a new generation.
     Down(RestartReason),
+    /// Children kept failing right after start; requests are refused until
+    /// an explicit cycle.
+    CrashLoop { attempts: u32, cause: String },
     /// Shut down; every request is refused.
     Closed,
 }
@@ -30,13 +35,18 @@ enum State {
 /// A supervised child process serving one request at a time.
 ///
 /// Methods take `&mut self`: a worker runs requests serially. When a child
-/// dies, breaks the protocol or is cycled, the next request starts a new
-/// generation; output of an old generation can never answer a request of a
-/// new one, since each generation has its own channel.
+/// dies, breaks the protocol, times out, is cancelled without stopping, or is
+/// cycled, the next request starts a new generation; output of an old
+/// generation can never answer a request of a new one, since each generation
+/// has its own channel.
+///
+/// Dropping a worker inside a tokio runtime runs the shutdown sequence on a
+/// spawned task; outside one it kills the child's process group at once.
 pub struct Worker {
-    config: WorkerConfig,
-    state: State,
-    stats: WorkerStats,
+    pub(super) config: WorkerConfig,
+    pub(super) state: State,
+    pub(super) stats: WorkerStats,
+    pub(super) intensity: Intensity,
     next_request: u64,
 }
 
@@ -53,10 +63,16 @@ impl Worker {
             generation: 1,
             ..WorkerStats::default()
         };
+        let intensity = Intensity::new(
+            config.restart_limit,
+            config.restart_window,
+            config.crash_loop_limit,
+        );
         Ok(Self {
             config,
             state: State::Ready(Box::new(generation)),
             stats,
+            intensity,
             next_request: 1,
         })
     }
@@ -100,7 +116,7 @@ impl Worker {
     pub fn info(&self) -> Option<&ChildInfo> {
         match &self.state {
             State::Ready(generation) => Some(&generation.info),
-            State::Down(_) | State::Closed => None,
+            _ => None,
         }
     }
 
@@ -120,35 +136,37 @@ impl Worker {
     }
 
     /// Replaces the child now: shuts the current one down gracefully and
-    /// starts the next generation.
+    /// starts the next generation. Also the way out of a crash loop.
     pub async fn cycle(&mut self) -> Result<(), WorkerError> {
-        if let State::Ready(generation) =
-            std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit))
-        {
-            generation.shutdown(self.config.shutdown_timeout).await;
+        match std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
+            State::Ready(generation) => {
+                self.end_gracefully(*generation).await;
+            }
+            State::Closed => {
+                self.state = State::Closed;
+                return Err(WorkerError::Closed);
+            }
+            State::Down(_) | State::CrashLoop { .. } => self.intensity.reset_streak(),
         }
         self.ready().await
     }
 
     /// Shuts the worker down: sends the shutdown frame, waits up to the
-    /// shutdown timeout, kills the child if it is still running, and reaps it.
-    /// Later requests fail with [`WorkerError::Closed`].
+    /// shutdown timeout, terminates the child's process group, waits up to
+    /// the terminate timeout, kills it, and reaps it. Later requests fail
+    /// with [`WorkerError::Closed`].
     pub async fn shutdown(&mut self) -> ShutdownReport {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(generation) => {
                 let number = generation.number;
-                let (ended, killed) = generation.shutdown(self.config.shutdown_timeout).await;
+                let (ended, step) = self.end_gracefully(*generation).await;
                 ShutdownReport {
-                    step: if killed {
-                        ShutdownStep::Killed
-                    } else {
-                        ShutdownStep::Exited
-                    },
+                    step,
                     generation: Some(number),
                     exit: ended.exit,
                 }
             }
-            State::Down(_) | State::Closed => ShutdownReport {
+            _ => ShutdownReport {
                 step: ShutdownStep::NotRunning,
                 generation: None,
                 exit: None,
@@ -156,7 +174,8 @@ impl Worker {
         }
     }
 
-    /// The running generation, started or replaced first if needed.
+    /// Makes sure a usable generation is running, replacing the current one
+    /// first if it must go.
     async fn ready(&mut self) -> Result<(), WorkerError> {
         // Until a generation is ready again the worker is down, also if this
         // future is dropped midway.
@@ -168,53 +187,112 @@ impl Worker {
                 self.state = State::Closed;
                 return Err(WorkerError::Closed);
             }
-            State::Down(reason) => Some(reason),
-            State::Ready(mut generation) => match generation.idle_state() {
-                Idle::Usable => match self.config.policy.decide(&facts(&generation)) {
-                    Decision::Keep => {
-                        self.state = State::Ready(generation);
-                        None
-                    }
-                    Decision::Cycle(reason) => {
-                        generation.shutdown(self.config.shutdown_timeout).await;
-                        Some(reason)
-                    }
-                },
-                Idle::Abandoned => {
-                    generation.kill().await;
-                    Some(RestartReason::ChannelLost)
+            State::CrashLoop { attempts, cause } => {
+                let error = WorkerError::CrashLoop {
+                    attempts,
+                    cause: cause.clone(),
+                };
+                self.state = State::CrashLoop { attempts, cause };
+                return Err(error);
+            }
+            State::Down(reason) => reason,
+            State::Ready(mut generation) => match self.must_go(&mut generation) {
+                None => {
+                    self.state = State::Ready(generation);
+                    return Ok(());
                 }
-                Idle::Stray => {
-                    let ended = generation.kill().await;
-                    tracing::warn!(generation = self.stats.generation, stderr = %ended.stderr_tail, "child wrote outside a request");
-                    Some(RestartReason::ProtocolViolation)
+                Some((reason, Idle::Usable)) => {
+                    self.end_gracefully(*generation).await;
+                    reason
                 }
-                Idle::Gone => {
+                Some((reason, Idle::Gone)) => {
                     let ended = generation.reap().await;
                     tracing::warn!(generation = self.stats.generation, exit = ?ended.exit, "child exited while idle");
-                    Some(RestartReason::ChildExited)
+                    reason
+                }
+                Some((reason, Idle::Abandoned | Idle::Stray)) => {
+                    let ended = generation.kill().await;
+                    tracing::warn!(generation = self.stats.generation, reason = reason.name(), stderr = %ended.stderr_tail, "child replaced before the request");
+                    reason
                 }
             },
         };
-        if let Some(reason) = reason {
-            self.state = State::Down(reason.clone());
-            let number = self.stats.generation + 1;
-            let generation = Generation::start(&self.config, number).await?;
-            tracing::info!(
-                generation = number,
-                reason = reason.name(),
-                "child replaced"
-            );
-            self.stats.generation = number;
-            self.stats.restarts += 1;
-            *self
-                .stats
-                .restarts_by_reason
-                .entry(reason.name())
-                .or_default() += 1;
-            self.state = State::Ready(Box::new(generation));
+        self.replace(reason).await
+    }
+
+    /// Why the current generation must be replaced before the next request,
+    /// and in what state it is, if it must.
+    fn must_go(&self, generation: &mut Generation) -> Option<(RestartReason, Idle)> {
+        match generation.idle_state() {
+            Idle::Usable => match self.config.policy.decide(&facts(generation)) {
+                Decision::Keep => None,
+                Decision::Cycle(reason) => Some((reason, Idle::Usable)),
+            },
+            Idle::Abandoned => Some((RestartReason::ChannelLost, Idle::Abandoned)),
+            Idle::Stray => Some((RestartReason::ProtocolViolation, Idle::Stray)),
+            Idle::Gone => Some((RestartReason::ChildExited, Idle::Gone)),
         }
-        Ok(())
+    }
+
+    /// Starts the next generation, within the restart limit and the crash
+    /// loop guard.
+    async fn replace(&mut self, reason: RestartReason) -> Result<(), WorkerError> {
+        let now = Instant::now();
+        if !reason.is_planned() {
+            if let Err(retry_after) = self.intensity.admit(now) {
+                self.state = State::Down(reason);
+                return Err(WorkerError::RestartLimit {
+                    limit: self.config.restart_limit,
+                    window: self.config.restart_window,
+                    retry_after,
+                });
+            }
+            self.intensity.replaced(now);
+        }
+        self.state = State::Down(reason.clone());
+        let number = self.stats.generation + 1;
+        self.stats.generation = number;
+        self.stats.restarts += 1;
+        *self
+            .stats
+            .restarts_by_reason
+            .entry(reason.name())
+            .or_default() += 1;
+        match Generation::start(&self.config, number).await {
+            Ok(generation) => {
+                tracing::info!(
+                    generation = number,
+                    reason = reason.name(),
+                    "child replaced"
+                );
+                self.state = State::Ready(Box::new(generation));
+                Ok(())
+            }
+            Err(error) => Err(self.failed_early(error)),
+        }
+    }
+
+    /// Counts a child that failed at or right after start; past the limit
+    /// the worker enters the crash loop state.
+    pub(super) fn failed_early(&mut self, error: WorkerError) -> WorkerError {
+        let Some(attempts) = self.intensity.failed_early() else {
+            return error;
+        };
+        let mut cause = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            cause = format!("{cause}: {inner}");
+            source = inner.source();
+        }
+        if let Some(tail) = error.stderr_tail().filter(|tail| !tail.is_empty()) {
+            cause = format!("{cause}; stderr: {}", tail.trim_end());
+        }
+        tracing::error!(attempts, %cause, "crash loop: refusing work until an explicit cycle");
+        self.state = State::CrashLoop {
+            attempts,
+            cause: cause.clone(),
+        };
+        WorkerError::CrashLoop { attempts, cause }
     }
 
     /// Runs one request on the current generation and settles its outcome.
@@ -237,10 +315,11 @@ impl Worker {
             return Err(WorkerError::Closed);
         };
         let span = tracing::info_span!("request", command, generation = generation.number, request);
-        let encoded = generation
+        let first_request = generation.requests == 0;
+        if let Err(source) = generation
             .encoder
-            .request(&mut generation.out, request, command, args);
-        if let Err(source) = encoded {
+            .request(&mut generation.out, request, command, args)
+        {
             return Err(WorkerError::Encode {
                 command: command.to_owned(),
                 source,
@@ -253,196 +332,51 @@ impl Worker {
             .instrument(span)
             .await;
         self.stats.bytes_received += bytes;
+        let delivered = rows.delivered();
         let outcome = match result {
-            Ok(finished) => {
-                self.settle(command, finished, rows.delivered(), started)
-                    .await
+            Ok(finished) => self.settle(command, finished, delivered, started).await,
+            Err(broken) => {
+                let error = self.retire(command, broken, delivered, extras).await;
+                if first_request {
+                    Err(self.failed_early(error))
+                } else {
+                    Err(error)
+                }
             }
-            Err(broken) => Err(self.retire(command, broken, rows.delivered()).await),
         };
-        self.stats.rows += rows.delivered();
+        self.stats.rows += delivered;
         match &outcome {
-            Ok(_) => self.stats.requests_ok += 1,
+            Ok(_) => {
+                self.stats.requests_ok += 1;
+                self.intensity.served();
+            }
             Err(_) => self.stats.requests_failed += 1,
         }
         outcome
     }
 
-    /// Turns a finished exchange into the caller's result.
-    async fn settle<T: DeserializeOwned>(
-        &mut self,
-        command: &str,
-        finished: Finished,
-        rows_delivered: u64,
-        started: Instant,
-    ) -> Result<StreamSummary<T>, WorkerError> {
-        let elapsed = started.elapsed();
-        let generation_number = self.stats.generation;
-        if let State::Ready(generation) = &mut self.state {
-            generation.requests += 1;
-            generation.last_used = Instant::now();
-        }
-        let Finished {
-            outcome,
-            spoiled,
-            streams,
-        } = finished;
-        let body = match outcome {
-            Outcome::Success(body) => body,
-            Outcome::Remote(source) => {
-                if source.replace {
-                    self.replace_gracefully(RestartReason::ChildRequested).await;
-                }
-                if let Some(spoiled) = spoiled {
-                    return Err(spoiled_error(command, spoiled, rows_delivered));
-                }
-                return Err(WorkerError::Remote {
-                    command: command.to_owned(),
-                    generation: generation_number,
-                    rows_delivered,
-                    source,
+    /// Ends `generation` by the shutdown sequence.
+    pub(super) async fn end_gracefully(&self, generation: Generation) -> (Ended, ShutdownStep) {
+        generation
+            .shutdown(self.config.shutdown_timeout, self.config.terminate_timeout)
+            .await
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let State::Ready(mut generation) = std::mem::replace(&mut self.state, State::Closed) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let (exit_timeout, terminate_timeout) =
+                    (self.config.shutdown_timeout, self.config.terminate_timeout);
+                runtime.spawn(async move {
+                    generation.shutdown(exit_timeout, terminate_timeout).await;
                 });
             }
-        };
-        // The envelope is protocol: checked even for a spoiled request and
-        // before the caller's type, so a child that miscounts is always caught.
-        let payload = match Frame::decode(&body) {
-            Ok(Frame::Success { payload, .. }) => payload,
-            _ => &[][..],
-        };
-        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(payload) {
-            Ok(success) => success,
-            Err(err) => {
-                let stderr_tail = self.replace_now(RestartReason::ProtocolViolation).await;
-                return Err(WorkerError::Protocol {
-                    command: Some(command.to_owned()),
-                    generation: generation_number,
-                    kind: FrameKind::Success,
-                    detail: format!("payload does not decode: {err}"),
-                    rows_delivered,
-                    stderr_tail,
-                });
-            }
-        };
-        let mismatch = success
-            .rows
-            .iter()
-            .map(|(stream, reported)| (stream.as_str(), *reported))
-            .chain(
-                streams
-                    .iter()
-                    .filter(|(stream, _)| !success.rows.contains_key(*stream))
-                    .map(|(stream, _)| (stream, 0)),
-            )
-            .find(|(stream, reported)| *reported != streams.count(stream));
-        if let Some((stream, reported)) = mismatch {
-            // A child that miscounts its own rows cannot be trusted further.
-            let error = WorkerError::SummaryMismatch {
-                command: command.to_owned(),
-                stream: stream.to_owned(),
-                reported,
-                delivered: streams.count(stream),
-                rows_delivered,
-            };
-            self.replace_now(RestartReason::ProtocolViolation).await;
-            return Err(error);
-        }
-        if let Some(spoiled) = spoiled {
-            return Err(spoiled_error(command, spoiled, rows_delivered));
-        }
-        let value = serde_json::from_str::<T>(success.value.get()).map_err(|source| {
-            WorkerError::OutputDecode {
-                command: command.to_owned(),
-                rows_delivered,
-                source,
-            }
-        })?;
-        Ok(StreamSummary {
-            value,
-            rows: rows_delivered,
-            streams: streams
-                .iter()
-                .map(|(name, count)| (name.to_owned(), count))
-                .collect(),
-            elapsed,
-        })
-    }
-
-    /// Ends a generation whose channel broke and explains why.
-    async fn retire(&mut self, command: &str, broken: Broken, rows_delivered: u64) -> WorkerError {
-        let generation_number = self.stats.generation;
-        let State::Ready(generation) =
-            std::mem::replace(&mut self.state, State::Down(RestartReason::ChannelLost))
-        else {
-            return WorkerError::Closed;
-        };
-        let command = Some(command.to_owned());
-        let (reason, error) = match broken {
-            Broken::Eof | Broken::Write(_) => {
-                let Ended { exit, stderr_tail } = generation.reap().await;
-                let error = match (exit, broken) {
-                    (Some(exit), _) => WorkerError::ChildExited {
-                        command,
-                        generation: generation_number,
-                        exit,
-                        rows_delivered,
-                        stderr_tail,
-                    },
-                    (None, Broken::Write(source)) => WorkerError::Write {
-                        generation: generation_number,
-                        source,
-                    },
-                    (None, _) => WorkerError::ChannelClosed {
-                        command,
-                        generation: generation_number,
-                        rows_delivered,
-                        stderr_tail,
-                    },
-                };
-                (RestartReason::ChildExited, error)
-            }
-            Broken::Frame(source) => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::Frame {
-                    command,
-                    generation: generation_number,
-                    rows_delivered,
-                    source,
-                    stderr_tail,
-                };
-                (RestartReason::ProtocolViolation, error)
-            }
-            Broken::Protocol { kind, detail } => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::Protocol {
-                    command,
-                    generation: generation_number,
-                    kind,
-                    detail,
-                    rows_delivered,
-                    stderr_tail,
-                };
-                (RestartReason::ProtocolViolation, error)
-            }
-        };
-        tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
-        self.state = State::Down(reason);
-        error
-    }
-
-    /// Shuts the current generation down; the next request starts a new one.
-    async fn replace_gracefully(&mut self, reason: RestartReason) {
-        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(reason)) {
-            generation.shutdown(self.config.shutdown_timeout).await;
-        }
-    }
-
-    /// Kills the current generation; the next request starts a new one.
-    /// Returns the end of its stderr.
-    async fn replace_now(&mut self, reason: RestartReason) -> String {
-        match std::mem::replace(&mut self.state, State::Down(reason)) {
-            State::Ready(generation) => generation.kill().await.stderr_tail,
-            State::Down(_) | State::Closed => String::new(),
+            Err(_) => generation.kill_now(),
         }
     }
 }
@@ -462,31 +396,5 @@ fn facts(generation: &Generation) -> GenerationFacts {
         requests: generation.requests,
         age: generation.ready_at.elapsed(),
         idle: generation.last_used.elapsed(),
-    }
-}
-
-fn spoiled_error(command: &str, spoiled: Spoiled, rows_delivered: u64) -> WorkerError {
-    let command = command.to_owned();
-    match spoiled {
-        Spoiled::Decode {
-            stream,
-            seq,
-            source,
-        } => WorkerError::RowDecode {
-            command,
-            stream: stream.to_string(),
-            seq,
-            rows_delivered,
-            source,
-        },
-        Spoiled::Sink(source) => WorkerError::Sink {
-            command,
-            rows_delivered,
-            source,
-        },
-        Spoiled::UnexpectedRow { stream } => WorkerError::UnexpectedRow {
-            command,
-            stream: stream.to_string(),
-        },
     }
 }

@@ -12,6 +12,29 @@ mod windows;
 #[cfg(windows)]
 use windows as platform;
 
+#[cfg(target_os = "linux")]
+mod cgroup;
+#[cfg(target_os = "linux")]
+pub(crate) use cgroup::oom_kills;
+#[cfg(not(target_os = "linux"))]
+mod no_cgroup;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use no_cgroup::oom_kills;
+
+/// Whether the kernel's out-of-memory killer ended the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oom {
+    /// Nothing points to it.
+    No,
+    /// Killed by SIGKILL that bulkhead did not send: the usual signature of
+    /// an OOM kill, unconfirmed.
+    Suspected,
+    /// As `Suspected`, and the memory cgroup recorded an OOM kill while the
+    /// child ran (`memory.events`). The count is cgroup-wide, so another
+    /// process of the same cgroup could be the victim.
+    Confirmed,
+}
+
 /// How a child process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildExit {
@@ -21,19 +44,37 @@ pub struct ChildExit {
     pub signal: Option<i32>,
     /// The signal's name, such as `"SIGABRT"`.
     pub signal_name: Option<&'static str>,
-    /// Whether bulkhead itself killed the child.
+    /// Whether bulkhead itself signalled the child (SIGTERM or SIGKILL, or
+    /// ended its job on Windows).
     pub killed_by_parent: bool,
+    /// Whether this looks like an out-of-memory kill.
+    pub oom: Oom,
 }
 
 impl ChildExit {
-    /// Classifies an exit status.
-    pub fn from_status(status: ExitStatus, killed_by_parent: bool) -> Self {
+    /// Classifies an exit status. `oom_kills_at_start` is the memory
+    /// cgroup's OOM-kill count when the child started, where readable.
+    pub fn from_status(
+        status: ExitStatus,
+        killed_by_parent: bool,
+        oom_kills_at_start: Option<u64>,
+    ) -> Self {
         let signal = platform::signal(&status);
+        let oom = match signal {
+            Some(signal) if platform::is_sigkill(signal) && !killed_by_parent => {
+                match (oom_kills_at_start, oom_kills()) {
+                    (Some(before), Some(now)) if now > before => Oom::Confirmed,
+                    _ => Oom::Suspected,
+                }
+            }
+            _ => Oom::No,
+        };
         Self {
             code: status.code(),
             signal,
             signal_name: signal.and_then(platform::signal_name),
             killed_by_parent,
+            oom,
         }
     }
 
@@ -54,6 +95,10 @@ impl fmt::Display for ChildExit {
         if self.killed_by_parent {
             f.write_str(", sent by bulkhead")?;
         }
-        Ok(())
+        match self.oom {
+            Oom::No => Ok(()),
+            Oom::Suspected => f.write_str(" (likely an out-of-memory kill)"),
+            Oom::Confirmed => f.write_str(" (out-of-memory kill recorded by the memory cgroup)"),
+        }
     }
 }

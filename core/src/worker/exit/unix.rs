@@ -7,6 +7,10 @@ pub(super) fn signal(status: &ExitStatus) -> Option<i32> {
     status.signal()
 }
 
+pub(super) fn is_sigkill(signal: i32) -> bool {
+    signal == Signal::SIGKILL as i32
+}
+
 pub(super) fn signal_name(signal: i32) -> Option<&'static str> {
     Signal::try_from(signal).ok().map(Signal::as_str)
 }

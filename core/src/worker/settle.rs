@@ -1,0 +1,267 @@
+//! How a request's end becomes the caller's result, and what happens to the
+//! child on the way.
+
+use std::time::Instant;
+
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::policy::RestartReason;
+use crate::wire::{Frame, FrameKind, Success};
+
+use super::exchange::{Broken, Extras, Finished, Outcome};
+use super::process::Ended;
+use super::request::StreamSummary;
+use super::rows::Spoiled;
+use super::supervisor::State;
+use super::{Worker, WorkerError};
+
+impl Worker {
+    /// Turns a finished exchange into the caller's result.
+    pub(super) async fn settle<T: DeserializeOwned>(
+        &mut self,
+        command: &str,
+        finished: Finished,
+        rows_delivered: u64,
+        started: Instant,
+    ) -> Result<StreamSummary<T>, WorkerError> {
+        let elapsed = started.elapsed();
+        let generation_number = self.stats.generation;
+        if let State::Ready(generation) = &mut self.state {
+            generation.requests += 1;
+            generation.last_used = Instant::now();
+        }
+        let Finished {
+            outcome,
+            spoiled,
+            cancelled,
+            streams,
+        } = finished;
+        let body = match outcome {
+            Outcome::Success(body) => body,
+            Outcome::Remote(source) => {
+                if source.replace {
+                    self.replace_gracefully(RestartReason::ChildRequested).await;
+                }
+                if let Some(spoiled) = spoiled {
+                    return Err(spoiled_error(command, spoiled, rows_delivered));
+                }
+                if cancelled {
+                    return Err(WorkerError::Cancelled {
+                        command: command.to_owned(),
+                        generation: generation_number,
+                        rows_delivered,
+                    });
+                }
+                return Err(WorkerError::Remote {
+                    command: command.to_owned(),
+                    generation: generation_number,
+                    rows_delivered,
+                    source,
+                });
+            }
+        };
+        // The envelope is protocol: checked even for a spoiled request and
+        // before the caller's type, so a child that miscounts is always caught.
+        let payload = match Frame::decode(&body) {
+            Ok(Frame::Success { payload, .. }) => payload,
+            _ => &[][..],
+        };
+        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(payload) {
+            Ok(success) => success,
+            Err(err) => {
+                let stderr_tail = self.replace_now(RestartReason::ProtocolViolation).await;
+                return Err(WorkerError::Protocol {
+                    command: Some(command.to_owned()),
+                    generation: generation_number,
+                    kind: FrameKind::Success,
+                    detail: format!("payload does not decode: {err}"),
+                    rows_delivered,
+                    stderr_tail,
+                });
+            }
+        };
+        let mismatch = success
+            .rows
+            .iter()
+            .map(|(stream, reported)| (stream.as_str(), *reported))
+            .chain(
+                streams
+                    .iter()
+                    .filter(|(stream, _)| !success.rows.contains_key(*stream))
+                    .map(|(stream, _)| (stream, 0)),
+            )
+            .find(|(stream, reported)| *reported != streams.count(stream));
+        if let Some((stream, reported)) = mismatch {
+            // A child that miscounts its own rows cannot be trusted further.
+            let error = WorkerError::SummaryMismatch {
+                command: command.to_owned(),
+                stream: stream.to_owned(),
+                reported,
+                delivered: streams.count(stream),
+                rows_delivered,
+            };
+            self.replace_now(RestartReason::ProtocolViolation).await;
+            return Err(error);
+        }
+        if let Some(spoiled) = spoiled {
+            return Err(spoiled_error(command, spoiled, rows_delivered));
+        }
+        if cancelled {
+            return Err(WorkerError::Cancelled {
+                command: command.to_owned(),
+                generation: generation_number,
+                rows_delivered,
+            });
+        }
+        let value = serde_json::from_str::<T>(success.value.get()).map_err(|source| {
+            WorkerError::OutputDecode {
+                command: command.to_owned(),
+                rows_delivered,
+                source,
+            }
+        })?;
+        Ok(StreamSummary {
+            value,
+            rows: rows_delivered,
+            streams: streams
+                .iter()
+                .map(|(name, count)| (name.to_owned(), count))
+                .collect(),
+            elapsed,
+        })
+    }
+
+    /// Ends a generation whose channel broke and explains why.
+    pub(super) async fn retire(
+        &mut self,
+        command: &str,
+        broken: Broken,
+        rows_delivered: u64,
+        extras: &Extras<'_>,
+    ) -> WorkerError {
+        let generation_number = self.stats.generation;
+        let State::Ready(generation) =
+            std::mem::replace(&mut self.state, State::Down(RestartReason::ChannelLost))
+        else {
+            return WorkerError::Closed;
+        };
+        let name = command.to_owned();
+        let command = Some(name.clone());
+        let (reason, error) = match broken {
+            Broken::Eof | Broken::Write(_) => {
+                let Ended { exit, stderr_tail } = generation.reap().await;
+                let error = match (exit, broken) {
+                    (Some(exit), _) => WorkerError::ChildExited {
+                        command,
+                        generation: generation_number,
+                        exit,
+                        rows_delivered,
+                        stderr_tail,
+                    },
+                    (None, Broken::Write(source)) => WorkerError::Write {
+                        generation: generation_number,
+                        source,
+                    },
+                    (None, _) => WorkerError::ChannelClosed {
+                        command,
+                        generation: generation_number,
+                        rows_delivered,
+                        stderr_tail,
+                    },
+                };
+                (RestartReason::ChildExited, error)
+            }
+            Broken::Frame(source) => {
+                let stderr_tail = generation.kill().await.stderr_tail;
+                let error = WorkerError::Frame {
+                    command,
+                    generation: generation_number,
+                    rows_delivered,
+                    source,
+                    stderr_tail,
+                };
+                (RestartReason::ProtocolViolation, error)
+            }
+            Broken::Timeout => {
+                let stderr_tail = generation.kill().await.stderr_tail;
+                let error = WorkerError::Timeout {
+                    command: name,
+                    generation: generation_number,
+                    timeout: extras.timeout,
+                    rows_delivered,
+                    stderr_tail,
+                };
+                (RestartReason::Timeout, error)
+            }
+            Broken::GraceExpired => {
+                let stderr_tail = generation.kill().await.stderr_tail;
+                let error = WorkerError::CancelForced {
+                    command: name,
+                    generation: generation_number,
+                    grace: extras.cancel_grace,
+                    rows_delivered,
+                    stderr_tail,
+                };
+                (RestartReason::CancelTimeout, error)
+            }
+            Broken::Protocol { kind, detail } => {
+                let stderr_tail = generation.kill().await.stderr_tail;
+                let error = WorkerError::Protocol {
+                    command,
+                    generation: generation_number,
+                    kind,
+                    detail,
+                    rows_delivered,
+                    stderr_tail,
+                };
+                (RestartReason::ProtocolViolation, error)
+            }
+        };
+        tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
+        self.state = State::Down(reason);
+        error
+    }
+
+    /// Shuts the current generation down; the next request starts a new one.
+    async fn replace_gracefully(&mut self, reason: RestartReason) {
+        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(reason)) {
+            self.end_gracefully(*generation).await;
+        }
+    }
+
+    /// Kills the current generation; the next request starts a new one.
+    /// Returns the end of its stderr.
+    async fn replace_now(&mut self, reason: RestartReason) -> String {
+        match std::mem::replace(&mut self.state, State::Down(reason)) {
+            State::Ready(generation) => generation.kill().await.stderr_tail,
+            _ => String::new(),
+        }
+    }
+}
+
+fn spoiled_error(command: &str, spoiled: Spoiled, rows_delivered: u64) -> WorkerError {
+    let command = command.to_owned();
+    match spoiled {
+        Spoiled::Decode {
+            stream,
+            seq,
+            source,
+        } => WorkerError::RowDecode {
+            command,
+            stream: stream.to_string(),
+            seq,
+            rows_delivered,
+            source,
+        },
+        Spoiled::Sink(source) => WorkerError::Sink {
+            command,
+            rows_delivered,
+            source,
+        },
+        Spoiled::UnexpectedRow { stream } => WorkerError::UnexpectedRow {
+            command,
+            stream: stream.to_string(),
+        },
+    }
+}
