@@ -28,6 +28,25 @@
 //! frames. Rows are written through a buffer that is flushed when full, at
 //! the end of each request, and at most [`LINGER`] after a row was written, so
 //! rows stay live without one system call per row.
+//!
+//! # Never outliving the parent
+//!
+//! A child ends with its parent, and takes what it started along:
+//!
+//! - On Linux the runtime arms `PR_SET_PDEATHSIG` (SIGTERM) before the
+//!   handshake, and exits at once if the parent named by
+//!   `BULKHEAD_PARENT_PID` already died (a parent that is PID 1 counts as
+//!   alive). The parent must start the child directly, or through wrappers
+//!   that `exec` it.
+//! - On Unix, when the child leads its process group (the parent starts it
+//!   that way), SIGTERM kills the whole group with SIGKILL, so grandchildren
+//!   die with the child. A child that does not lead its group, such as one
+//!   started by hand, keeps the default SIGTERM behaviour.
+//! - Everywhere the child exits when the channel closes. A handler still
+//!   running [2 s](run) after that (or after a shutdown frame) is ended with
+//!   the process, and with its process group when the child leads one. A
+//!   clean exit leaves the group alone; the parent cleans up after it.
+//! - On Windows the parent's job object ends the child and its descendants.
 
 #![warn(missing_docs)]
 
@@ -36,7 +55,9 @@ mod channel;
 mod context;
 mod error;
 mod input;
+mod orphan;
 mod output;
+mod running;
 mod runtime;
 mod stdio;
 

@@ -5,6 +5,12 @@
 //! runs the handler itself. The request therefore starts on the thread that
 //! read it, with no hand-off on the round trip, while the other thread keeps
 //! reading, so a cancel frame reaches a running handler at once.
+//!
+//! Before anything else the runtime makes sure it cannot outlive its parent
+//! (see [`crate::orphan`]). When serving ends, the thread that ended it waits
+//! up to [`EOF_GRACE`] for a running handler to finish; a handler still
+//! running then is ended with the process, and with its whole process group
+//! when the process leads one, so grandchildren go too.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -19,7 +25,9 @@ use crate::capability::Capability;
 use crate::channel::{self, Channel};
 use crate::context::{CancelMark, Context};
 use crate::input::{Incoming, Input};
+use crate::orphan::{self, Leader, Parent};
 use crate::output::Output;
+use crate::running::Running;
 
 /// How long a request may keep running after the channel closed (or a
 /// shutdown frame arrived) before the process exits anyway.
@@ -41,8 +49,10 @@ const RUNNING: u8 = u8::MAX;
 ///
 /// If the channel closes while a handler runs, the handler sees cancellation
 /// at its next row or progress report; a handler still running 2 s later is
-/// ended by exiting the process, so a child never outlives its parent's
-/// channel.
+/// ended by exiting the process (by killing its process group with SIGKILL,
+/// when the process leads one), so a child never outlives its parent's
+/// channel. On Linux the child also receives SIGTERM when its parent dies;
+/// see the crate docs.
 pub fn run(capability: Capability) -> ExitCode {
     ExitCode::from(serve(capability, PROTOCOL_VERSION))
 }
@@ -72,9 +82,23 @@ struct Server {
     cancel: CancelMark,
     /// The exit code once serving ends; [`RUNNING`] until then.
     exit: AtomicU8,
+    /// Handlers in progress.
+    running: Running,
+    /// Present when this process leads its process group.
+    leader: Option<Leader>,
 }
 
 fn serve(capability: Capability, protocol: u32) -> u8 {
+    // The SIGTERM handler goes in first, so that a parent-death signal that
+    // comes at once already takes the group down.
+    let leader = Leader::claim();
+    if orphan::watch_parent() == Parent::Gone {
+        eprintln!("bulkhead child: the parent died before the child started");
+        if let Some(leader) = &leader {
+            leader.kill_group(EXIT_CLEAN);
+        }
+        return EXIT_CLEAN;
+    }
     let Channel { reader, writer } = match channel::from_env() {
         Ok(channel) => channel,
         Err(err) => return fail(EXIT_SETUP, &err),
@@ -89,6 +113,8 @@ fn serve(capability: Capability, protocol: u32) -> u8 {
         input: Mutex::new(Input::new(reader)),
         cancel: Arc::new(AtomicU64::new(0)),
         exit: AtomicU8::new(RUNNING),
+        running: Running::default(),
+        leader,
     });
     let code = match server.handshake(protocol) {
         Ok(()) => {
@@ -100,11 +126,18 @@ fn serve(capability: Capability, protocol: u32) -> u8 {
                     // Serving ended here; the main thread may still be in a
                     // handler that ignores cancellation.
                     other.output.flush();
+                    other.wind_down(code);
+                    // The main thread now returns from `serve` on its own,
+                    // unless a write to a parent that reads nothing blocks it.
                     std::thread::sleep(EOF_GRACE);
                     std::process::exit(i32::from(code));
                 });
             match spawned {
-                Ok(_) => server.serve_loop(),
+                Ok(_) => {
+                    let code = server.serve_loop();
+                    server.wind_down(code);
+                    code
+                }
                 Err(err) => fail(EXIT_SETUP, &format!("cannot start a serving thread: {err}")),
             }
         }
@@ -123,7 +156,7 @@ impl Server {
             .next(&self.cancel);
         let hello = match incoming {
             Incoming::Hello(payload) => payload,
-            Incoming::Closed => return Err(EXIT_CLEAN),
+            Incoming::Closed => return Err(self.closed()),
             Incoming::Broken(err) => return Err(fail(EXIT_PROTOCOL, &err)),
             _ => {
                 return Err(fail(
@@ -168,10 +201,17 @@ impl Server {
     /// Takes turns with the other thread at reading; runs what it reads.
     fn serve_loop(&self) -> u8 {
         loop {
-            let incoming = {
+            let (incoming, _busy) = {
                 let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
                 match self.exit.load(Ordering::Acquire) {
-                    RUNNING => input.next(&self.cancel),
+                    RUNNING => {
+                        let incoming = input.next(&self.cancel);
+                        // Counted before the input is released, so that the
+                        // other thread, should it end serving, waits for it.
+                        let busy = matches!(incoming, Incoming::Request { .. })
+                            .then(|| self.running.enter());
+                        (incoming, busy)
+                    }
                     code => return code,
                 }
             };
@@ -180,9 +220,10 @@ impl Server {
                     if self.handle(id, &command, &args) {
                         continue;
                     }
-                    EXIT_CLEAN
+                    self.closed()
                 }
-                Incoming::Shutdown | Incoming::Closed => EXIT_CLEAN,
+                Incoming::Shutdown => EXIT_CLEAN,
+                Incoming::Closed => self.closed(),
                 Incoming::Broken(err) => fail(EXIT_PROTOCOL, &err),
                 Incoming::Hello(_) => fail(EXIT_PROTOCOL, "a second hello from the parent"),
             };
@@ -207,6 +248,37 @@ impl Server {
                     false
                 }
             },
+        }
+    }
+
+    /// The channel closed without a shutdown frame. If that is because the
+    /// parent is dying, a leader kills its group now: the parent-death
+    /// signal comes after the channel closes, and could find this process
+    /// already gone and its grandchildren left behind. Otherwise (or if not
+    /// a leader) serving ends cleanly.
+    fn closed(&self) -> u8 {
+        if let Some(leader) = &self.leader
+            && orphan::parent_dying()
+        {
+            leader.kill_group(EXIT_CLEAN);
+        }
+        EXIT_CLEAN
+    }
+
+    /// Called by a thread that has stopped serving: waits up to
+    /// [`EOF_GRACE`] for a handler on the other thread to finish, and ends
+    /// the process (with its group, if it leads one) if it does not.
+    fn wind_down(&self, code: u8) {
+        if self.running.wait_idle(EOF_GRACE) {
+            return;
+        }
+        eprintln!(
+            "bulkhead child: a handler still runs {} s after serving ended; ending the process",
+            EOF_GRACE.as_secs()
+        );
+        match &self.leader {
+            Some(leader) => leader.kill_group(code),
+            None => std::process::exit(i32::from(code)),
         }
     }
 

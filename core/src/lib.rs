@@ -55,6 +55,6 @@ pub use command::{Command, StreamCommand, UnaryCommand};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 pub use row::{RawRow, Row};
 pub use sink::{Sink, SinkError};
-pub use transport::{ChildPipes, Connect, Connection, Transport, TransportError};
 pub use tokio_util::sync::CancellationToken;
+pub use transport::{ChildPipes, Connect, Connection, Transport, TransportError};
 pub use worker::{Worker, WorkerBuilder, WorkerConfig, WorkerError};

@@ -83,13 +83,13 @@ pub(crate) async fn exchange<H: RowHandler>(
     extras: &mut Extras<'_>,
     bytes: &mut u64,
 ) -> Result<Finished, Broken> {
-    generation.in_flight = true;
-    generation.send().await.map_err(Broken::Write)?;
     let deadline = tokio::time::sleep(extras.timeout);
     let grace = tokio::time::sleep(extras.timeout);
     let token = extras.cancel.clone().unwrap_or_default();
     let cancelled = token.cancelled();
     tokio::pin!(deadline, grace, cancelled);
+    generation.in_flight = true;
+    send_within(generation, deadline.as_mut()).await?;
     let mut streams = Streams::default();
     let mut spoiled: Option<Spoiled> = None;
     let mut caller_cancelled = false;
@@ -118,6 +118,7 @@ pub(crate) async fn exchange<H: RowHandler>(
                     &mut cancel_sent,
                     grace.as_mut(),
                     extras.cancel_grace,
+                    deadline.as_mut(),
                 )
                 .await?;
                 continue;
@@ -130,6 +131,7 @@ pub(crate) async fn exchange<H: RowHandler>(
                     &mut cancel_sent,
                     grace.as_mut(),
                     extras.cancel_grace,
+                    deadline.as_mut(),
                 )
                 .await?;
                 continue;
@@ -215,6 +217,7 @@ pub(crate) async fn exchange<H: RowHandler>(
                 &mut cancel_sent,
                 grace.as_mut(),
                 extras.cancel_grace,
+                deadline.as_mut(),
             )
             .await?;
         }
@@ -241,6 +244,7 @@ async fn send_cancel(
     sent: &mut bool,
     grace: Pin<&mut Sleep>,
     period: Duration,
+    deadline: Pin<&mut Sleep>,
 ) -> Result<(), Broken> {
     if *sent {
         return Ok(());
@@ -250,7 +254,16 @@ async fn send_cancel(
     generation
         .encoder
         .bare(&mut generation.out, FrameKind::Cancel, request);
-    generation.send().await.map_err(Broken::Write)
+    send_within(generation, deadline).await
+}
+
+/// Writes the pending frames, giving up at the request deadline: a child
+/// that stops reading cannot hold a request past its timeout.
+async fn send_within(generation: &mut Generation, deadline: Pin<&mut Sleep>) -> Result<(), Broken> {
+    tokio::select! {
+        sent = generation.send() => sent.map_err(Broken::Write),
+        () = deadline => Err(Broken::Timeout),
+    }
 }
 
 fn admit<'s>(streams: &'s mut Streams, stream: &str, seq: u64) -> Result<&'s Arc<str>, Broken> {

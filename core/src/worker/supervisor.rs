@@ -11,7 +11,7 @@ use crate::command::Command;
 use crate::policy::{Decision, GenerationFacts, RestartReason};
 use crate::wire::ChildInfo;
 
-use super::exchange::{Extras, exchange};
+use super::exchange::{Broken, Extras, exchange};
 use super::generation::{Generation, Idle};
 use super::intensity::Intensity;
 use super::process::Ended;
@@ -310,7 +310,10 @@ impl Worker {
     {
         let request = self.next_request;
         self.next_request += 1;
-        self.ready().await?;
+        if let Err(refused) = self.ready().await {
+            self.stats.requests_failed += 1;
+            return Err(refused);
+        }
         let State::Ready(generation) = &mut self.state else {
             return Err(WorkerError::Closed);
         };
@@ -336,8 +339,11 @@ impl Worker {
         let outcome = match result {
             Ok(finished) => self.settle(command, finished, delivered, started).await,
             Err(broken) => {
+                // Slow first requests are not a crash loop.
+                let early =
+                    first_request && !matches!(broken, Broken::Timeout | Broken::GraceExpired);
                 let error = self.retire(command, broken, delivered, extras).await;
-                if first_request {
+                if early {
                     Err(self.failed_early(error))
                 } else {
                     Err(error)

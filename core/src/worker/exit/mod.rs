@@ -78,6 +78,13 @@ impl ChildExit {
         }
     }
 
+    /// The same exit with no out-of-memory suspicion: for a child that was
+    /// asked to exit, which may end itself (and its group) by SIGKILL.
+    pub(crate) fn without_oom(mut self) -> Self {
+        self.oom = Oom::No;
+        self
+    }
+
     /// Whether the child ended with exit code 0 and no signal.
     pub fn success(&self) -> bool {
         self.code == Some(0) && self.signal.is_none()

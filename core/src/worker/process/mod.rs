@@ -37,6 +37,8 @@ pub(crate) struct Process {
     stderr_task: Option<StderrTask>,
     /// The cgroup's OOM-kill count when the child started, where readable.
     oom_kills_at_start: Option<u64>,
+    /// Set once the child was reaped and its group swept.
+    finished: bool,
 }
 
 /// How a child ended.
@@ -82,6 +84,7 @@ impl Process {
             stderr,
             stderr_task,
             oom_kills_at_start,
+            finished: false,
         };
         Ok((process, pipes, connector))
     }
@@ -123,7 +126,8 @@ impl Process {
         terminate_timeout: Duration,
     ) -> (Ended, ShutdownStep) {
         if let Ok(Ok(status)) = tokio::time::timeout(exit_timeout, self.child.wait()).await {
-            let exit = self.classify(status, false);
+            // Asked to exit: however it went, not an out-of-memory kill.
+            let exit = ChildExit::from_status(status, false, None).without_oom();
             return (self.finish(Some(exit)).await, ShutdownStep::Exited);
         }
         if platform::terminate(self.child.as_mut()).is_ok()
@@ -155,12 +159,23 @@ impl Process {
     async fn finish(mut self, exit: Option<ChildExit>) -> Ended {
         // Grandchildren left in the group or job die with the generation.
         let _swept = self.child.start_kill();
+        self.finished = true;
         if let Some(task) = self.stderr_task.as_mut() {
             task.settle(STDERR_SETTLE).await;
         }
         Ended {
             exit,
             stderr_tail: self.stderr.tail(),
+        }
+    }
+}
+
+impl Drop for Process {
+    /// A process dropped without being ended (a task cancelled midway, a
+    /// runtime shutting down) still takes its whole group or job down.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.kill_now();
         }
     }
 }
