@@ -39,6 +39,7 @@ pub mod command;
 pub mod env;
 pub mod policy;
 pub mod row;
+pub mod rss;
 pub mod sink;
 pub mod transport;
 pub mod wire;
@@ -54,6 +55,7 @@ pub mod __private {
 pub use command::{Command, StreamCommand, UnaryCommand};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 pub use row::{RawRow, Row};
+pub use rss::Rss;
 pub use sink::{Sink, SinkError};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{ChildPipes, Connect, Connection, Transport, TransportError};

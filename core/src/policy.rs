@@ -11,6 +11,8 @@ mod reason;
 
 pub use reason::RestartReason;
 
+use crate::rss::Rss;
+
 /// Facts about the current child generation, gathered by the worker before
 /// each request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,29 @@ pub struct GenerationFacts {
     pub age: Duration,
     /// Time since the last request finished (or since ready, if none).
     pub idle: Duration,
+    /// Session opens (the expensive, import-like requests) this generation
+    /// has served.
+    pub session_opens: u64,
+    /// Resident set size sampled just before this decision.
+    pub rss: Rss,
+    /// Resident set size sampled right after the handshake.
+    pub startup_rss: Rss,
+}
+
+impl GenerationFacts {
+    /// Facts for a fresh generation: no requests, no age, RSS unavailable.
+    /// For tests of policies and for callers building facts by hand.
+    pub fn new(generation: u64) -> Self {
+        Self {
+            generation,
+            requests: 0,
+            age: Duration::ZERO,
+            idle: Duration::ZERO,
+            session_opens: 0,
+            rss: Rss::Unavailable,
+            startup_rss: Rss::Unavailable,
+        }
+    }
 }
 
 /// What a policy decided.
@@ -73,10 +98,8 @@ mod tests {
 
     fn facts(requests: u64) -> GenerationFacts {
         GenerationFacts {
-            generation: 1,
             requests,
-            age: Duration::ZERO,
-            idle: Duration::ZERO,
+            ..GenerationFacts::new(1)
         }
     }
 

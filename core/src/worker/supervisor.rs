@@ -398,9 +398,9 @@ impl std::fmt::Debug for Worker {
 
 fn facts(generation: &Generation) -> GenerationFacts {
     GenerationFacts {
-        generation: generation.number,
         requests: generation.requests,
         age: generation.ready_at.elapsed(),
         idle: generation.last_used.elapsed(),
+        ..GenerationFacts::new(generation.number)
     }
 }
