@@ -43,7 +43,7 @@
 //!   die with the child. A child that does not lead its group, such as one
 //!   started by hand, keeps the default SIGTERM behaviour.
 //! - Everywhere the child exits when the channel closes. A handler still
-//!   running [2 s](run) after that (or after a shutdown frame) is ended with
+//!   running [1 s](run) after that (or after a shutdown frame) is ended with
 //!   the process, and with its process group when the child leads one. A
 //!   clean exit leaves the group alone; the parent cleans up after it.
 //! - On Windows the parent's job object ends the child and its descendants.

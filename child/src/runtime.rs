@@ -31,7 +31,7 @@ use crate::running::Running;
 
 /// How long a request may keep running after the channel closed (or a
 /// shutdown frame arrived) before the process exits anyway.
-const EOF_GRACE: Duration = Duration::from_secs(2);
+const EOF_GRACE: Duration = Duration::from_secs(1);
 
 /// Exit code after a shutdown frame or the end of the channel.
 const EXIT_CLEAN: u8 = 0;
@@ -48,7 +48,7 @@ const RUNNING: u8 = u8::MAX;
 /// 3 if the parent broke the protocol.
 ///
 /// If the channel closes while a handler runs, the handler sees cancellation
-/// at its next row or progress report; a handler still running 2 s later is
+/// at its next row or progress report; a handler still running 1 s later is
 /// ended by exiting the process (by killing its process group with SIGKILL,
 /// when the process leads one), so a child never outlives its parent's
 /// channel. On Linux the child also receives SIGTERM when its parent dies;

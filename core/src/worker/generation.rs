@@ -149,8 +149,9 @@ impl Generation {
         self.encoder.bare(&mut self.out, FrameKind::Shutdown, 0);
         // A child that is already gone cannot take the frame; the wait
         // then returns at once with its exit.
-        let _unsent = self.send().await;
-        let _closed = self.writer.shutdown().await;
+        // Bounded: a child that stopped reading cannot stall the shutdown.
+        let _unsent = tokio::time::timeout(exit_timeout, self.send()).await;
+        let _closed = tokio::time::timeout(exit_timeout, self.writer.shutdown()).await;
         drop(self.writer);
         self.process
             .wind_down(exit_timeout, terminate_timeout)

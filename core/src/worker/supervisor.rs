@@ -140,6 +140,7 @@ impl Worker {
     pub async fn cycle(&mut self) -> Result<(), WorkerError> {
         match std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
             State::Ready(generation) => {
+                self.intensity.reset_streak();
                 self.end_gracefully(*generation).await;
             }
             State::Closed => {
@@ -323,6 +324,7 @@ impl Worker {
             .encoder
             .request(&mut generation.out, request, command, args)
         {
+            self.stats.requests_failed += 1;
             return Err(WorkerError::Encode {
                 command: command.to_owned(),
                 source,

@@ -133,9 +133,11 @@ impl Process {
         if platform::terminate(self.child.as_mut()).is_ok()
             && let Some(exit) = self.reap_within(terminate_timeout, true).await
         {
-            return (self.finish(Some(exit)).await, ShutdownStep::Terminated);
+            return (self.finish(Some(exit.without_oom())).await, ShutdownStep::Terminated);
         }
-        (self.kill().await, ShutdownStep::Killed)
+        let mut ended = self.kill().await;
+        ended.exit = ended.exit.map(ChildExit::without_oom);
+        (ended, ShutdownStep::Killed)
     }
 
     /// Kills the child and its group without waiting: for `Drop` outside a
