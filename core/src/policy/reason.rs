@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::rss::Rss;
+
 /// Why a child generation ended. Each reason has a stable snake_case name,
 /// used in statistics and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -9,6 +11,21 @@ pub enum RestartReason {
     Explicit,
     /// A restart policy decided; carries the policy's stable name.
     Policy(&'static str),
+    /// The resident set size passed a soft ceiling between requests.
+    RssCeiling {
+        /// The sample, in bytes.
+        rss: u64,
+        /// The ceiling, in bytes.
+        ceiling: u64,
+    },
+    /// The resident set size passed the hard limit during a request; the
+    /// child was killed.
+    RssHardLimit {
+        /// The sample, in bytes.
+        rss: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The child exited or its channel closed.
     ChildExited,
     /// The child reported a panic and asked to be replaced.
@@ -31,6 +48,8 @@ impl RestartReason {
         match self {
             RestartReason::Explicit => "explicit",
             RestartReason::Policy(name) => name,
+            RestartReason::RssCeiling { .. } => "rss_ceiling",
+            RestartReason::RssHardLimit { .. } => "rss_hard_limit",
             RestartReason::ChildExited => "child_exited",
             RestartReason::ChildRequested => "child_requested",
             RestartReason::ProtocolViolation => "protocol_violation",
@@ -46,12 +65,34 @@ impl RestartReason {
     /// than forced by a failure. Only unplanned ones count against the
     /// restart limit.
     pub fn is_planned(&self) -> bool {
-        matches!(self, RestartReason::Explicit | RestartReason::Policy(_))
+        matches!(
+            self,
+            RestartReason::Explicit | RestartReason::Policy(_) | RestartReason::RssCeiling { .. }
+        )
     }
 }
 
 impl fmt::Display for RestartReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.name())?;
+        match self {
+            RestartReason::RssCeiling { rss, ceiling } => {
+                write!(
+                    f,
+                    " (resident {} over the {} ceiling)",
+                    Rss::Bytes(*rss),
+                    Rss::Bytes(*ceiling)
+                )
+            }
+            RestartReason::RssHardLimit { rss, limit } => {
+                write!(
+                    f,
+                    " (resident {} over the {} hard limit)",
+                    Rss::Bytes(*rss),
+                    Rss::Bytes(*limit)
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }

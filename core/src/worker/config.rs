@@ -44,6 +44,11 @@ pub struct WorkerConfig {
     /// Children failing right after start this many times in a row make the
     /// worker refuse work with [`WorkerError::CrashLoop`].
     pub crash_loop_limit: u32,
+    /// Resident set size at which a running request is killed, if any.
+    pub rss_hard_limit: Option<u64>,
+    /// How often the resident set size is sampled during a request under a
+    /// hard limit.
+    pub rss_sample_interval: Duration,
     /// Largest frame body the parent accepts from the child.
     pub max_frame: u32,
     /// Bytes of the child's stderr kept for error reports.
@@ -81,6 +86,8 @@ pub struct WorkerBuilder {
     restart_limit: u32,
     restart_window: Duration,
     crash_loop_limit: u32,
+    rss_hard_limit: Option<u64>,
+    rss_sample_interval: Duration,
     max_frame: u32,
     stderr_capacity: usize,
     policy: Arc<dyn RestartPolicy>,
@@ -103,6 +110,8 @@ impl WorkerBuilder {
             restart_limit: 16,
             restart_window: Duration::from_secs(60),
             crash_loop_limit: 3,
+            rss_hard_limit: None,
+            rss_sample_interval: Duration::from_millis(250),
             max_frame: DEFAULT_MAX_FRAME,
             stderr_capacity: 64 * 1024,
             policy: Arc::new(Never),
@@ -195,6 +204,24 @@ impl WorkerBuilder {
         self
     }
 
+    /// A hard limit on the child's resident set size during a request: it is
+    /// sampled every [`rss_sample_interval`](Self::rss_sample_interval)
+    /// while a request runs, and a child over the limit is killed and
+    /// replaced, failing the request with [`WorkerError::MemoryLimit`].
+    /// A sample that cannot be taken never counts as over (nor under) the
+    /// limit. Default: no hard limit. For a soft ceiling between requests,
+    /// use the [`RssCeiling`](crate::policy::RssCeiling) policy.
+    pub fn rss_hard_limit(mut self, bytes: u64) -> Self {
+        self.rss_hard_limit = Some(bytes);
+        self
+    }
+
+    /// How often the hard limit is checked during a request. Default: 250 ms.
+    pub fn rss_sample_interval(mut self, interval: Duration) -> Self {
+        self.rss_sample_interval = interval;
+        self
+    }
+
     /// Largest frame body accepted from the child, checked before the body is
     /// buffered. Default: 16 MiB; at least 4 KiB.
     pub fn max_frame(mut self, bytes: u32) -> Self {
@@ -229,6 +256,11 @@ impl WorkerBuilder {
                 reason: "restart_limit and crash_loop_limit must be at least 1",
             });
         }
+        if self.rss_sample_interval.is_zero() {
+            return Err(WorkerError::Config {
+                reason: "rss_sample_interval is zero",
+            });
+        }
         if self.startup_timeout.is_zero() {
             return Err(WorkerError::Config {
                 reason: "startup_timeout is zero",
@@ -248,6 +280,8 @@ impl WorkerBuilder {
             restart_limit: self.restart_limit,
             restart_window: self.restart_window,
             crash_loop_limit: self.crash_loop_limit,
+            rss_hard_limit: self.rss_hard_limit,
+            rss_sample_interval: self.rss_sample_interval,
             max_frame: self.max_frame,
             stderr_capacity: self.stderr_capacity,
             policy: self.policy,

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::policy::RestartReason;
+use crate::rss::Rss;
 use crate::sink::SinkError;
 use crate::transport::TransportError;
 use crate::wire::{EncodeError, FrameError, FrameKind, RemoteError};
@@ -287,6 +289,35 @@ pub enum WorkerError {
         /// The last failure, with the child's stderr tail if there was one.
         cause: String,
     },
+    /// The child passed the hard RSS limit during the request; it was
+    /// killed and replaced.
+    #[error("command {command}: generation {generation} reached {} resident, over the {} hard limit", Rss::Bytes(*rss), Rss::Bytes(*limit))]
+    MemoryLimit {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// The sample over the limit, in bytes.
+        rss: u64,
+        /// The limit, in bytes.
+        limit: u64,
+        /// Rows delivered before the kill (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// A fresh child was already over its restart policy's RSS ceiling right
+    /// after start, so cycling cannot help. Reported once; that child then
+    /// serves requests without being cycled for that reason.
+    #[error("generation {generation} is over budget right after start: {reason}")]
+    OverBudgetAtStart {
+        /// Child generation.
+        generation: u64,
+        /// What the policy decided, with both figures.
+        reason: RestartReason,
+        /// The resident set size right after the handshake.
+        startup_rss: Rss,
+    },
     /// The worker was shut down.
     #[error("the worker is shut down")]
     Closed,
@@ -308,6 +339,7 @@ impl WorkerError {
             | WorkerError::Timeout { rows_delivered, .. }
             | WorkerError::Cancelled { rows_delivered, .. }
             | WorkerError::CancelForced { rows_delivered, .. }
+            | WorkerError::MemoryLimit { rows_delivered, .. }
             | WorkerError::SummaryMismatch { rows_delivered, .. } => *rows_delivered,
             _ => 0,
         }
@@ -323,6 +355,7 @@ impl WorkerError {
             | WorkerError::ChannelClosed { stderr_tail, .. }
             | WorkerError::Timeout { stderr_tail, .. }
             | WorkerError::CancelForced { stderr_tail, .. }
+            | WorkerError::MemoryLimit { stderr_tail, .. }
             | WorkerError::Frame { stderr_tail, .. }
             | WorkerError::ChildExited { stderr_tail, .. } => Some(stderr_tail),
             _ => None,

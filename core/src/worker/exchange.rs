@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
+use crate::rss::Rss;
 use crate::sink::{Sink, SinkError};
 use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
@@ -26,6 +27,12 @@ pub(crate) struct Extras<'a> {
     pub(crate) cancel: Option<CancellationToken>,
     /// How long a cancelled request may take to end.
     pub(crate) cancel_grace: Duration,
+    /// Resident set size at which the request is stopped, if any.
+    pub(crate) rss_hard_limit: Option<u64>,
+    /// How often the hard limit is checked.
+    pub(crate) rss_sample_interval: Duration,
+    /// Counted as a session open when it succeeds.
+    pub(crate) opens_session: bool,
 }
 
 /// A request that reached its terminal frame; the channel is consistent.
@@ -62,11 +69,14 @@ pub(crate) enum Broken {
     Timeout,
     /// A cancelled request did not end within the grace period.
     GraceExpired,
+    /// The child's resident set size passed the hard limit.
+    MemoryLimit { rss: u64, limit: u64 },
 }
 
 /// What woke the request loop.
 enum Event<'r> {
     Deadline,
+    Sample,
     Cancel,
     GraceExpired,
     Frame(Option<Result<&'r [u8], FrameError>>),
@@ -87,6 +97,8 @@ pub(crate) async fn exchange<H: RowHandler>(
     let grace = tokio::time::sleep(extras.timeout);
     let token = extras.cancel.clone().unwrap_or_default();
     let cancelled = token.cancelled();
+    let mut sampling = tokio::time::interval(extras.rss_sample_interval);
+    sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(deadline, grace, cancelled);
     generation.in_flight = true;
     send_within(generation, deadline.as_mut()).await?;
@@ -102,6 +114,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             () = &mut deadline => Event::Deadline,
             () = &mut cancelled, if !caller_cancelled => Event::Cancel,
             () = &mut grace, if cancel_sent => Event::GraceExpired,
+            _ = sampling.tick(), if extras.rss_hard_limit.is_some() => Event::Sample,
             event = next_frame(&mut generation.reader, rows, live) => event,
         };
         let body = match event {
@@ -110,6 +123,15 @@ pub(crate) async fn exchange<H: RowHandler>(
             Event::Frame(None) => return Err(Broken::Eof),
             Event::Deadline => return Err(Broken::Timeout),
             Event::GraceExpired => return Err(Broken::GraceExpired),
+            Event::Sample => {
+                let rss = generation.rss.sample();
+                match (rss, extras.rss_hard_limit) {
+                    (Rss::Bytes(rss), Some(limit)) if rss > limit => {
+                        return Err(Broken::MemoryLimit { rss, limit });
+                    }
+                    _ => continue,
+                }
+            }
             Event::Cancel => {
                 caller_cancelled = true;
                 send_cancel(

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
 use crate::wire::{ChildInfo, Frame, FrameEncoder, FrameKind, Handshake, Hello, PROTOCOL_VERSION};
 
@@ -32,6 +33,16 @@ pub(crate) struct Generation {
     pub(crate) last_used: Instant,
     /// Requests finished on this generation.
     pub(crate) requests: u64,
+    /// Session opens served by this generation.
+    pub(crate) session_opens: u64,
+    /// Samples the child's resident set size.
+    pub(crate) rss: RssSampler,
+    /// The resident set size right after the handshake.
+    pub(crate) startup_rss: Rss,
+    /// A restart reason that policy decisions no longer act on for this
+    /// generation: set when the child was already over its RSS ceiling right
+    /// after start, where cycling could not help.
+    pub(crate) exempt: Option<&'static str>,
     /// Set while a request is between its first write and its terminal
     /// frame. Still set on entry to the next request means the previous one
     /// was abandoned midway and the channel cannot be trusted.
@@ -78,12 +89,18 @@ impl Generation {
         match outcome {
             Ok(Ok((info, encoder, reader, writer))) => {
                 let now = Instant::now();
+                let mut rss = RssSampler::new(process.pid().unwrap_or(info.pid));
+                let startup_rss = rss.sample();
                 Ok(Self {
                     number,
                     info,
                     ready_at: now,
                     last_used: now,
                     requests: 0,
+                    session_opens: 0,
+                    rss,
+                    startup_rss,
+                    exempt: None,
                     in_flight: false,
                     encoder,
                     out: Vec::with_capacity(4096),

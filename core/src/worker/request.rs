@@ -31,6 +31,7 @@ pub struct Request<'w, A: ?Sized> {
     progress: Option<&'w mut (dyn Sink<Progress> + 'w)>,
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
+    opens_session: bool,
 }
 
 /// What a streaming request returns on terminal success.
@@ -57,7 +58,18 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             progress: None,
             timeout: None,
             cancel: None,
+            opens_session: false,
         }
+    }
+
+    /// Marks this request as opening a session: the expensive, import-like
+    /// work that warms the child. Successful session opens are counted in
+    /// [`GenerationFacts::session_opens`](crate::policy::GenerationFacts)
+    /// for restart policies such as
+    /// [`AfterSessionOpens`](crate::policy::AfterSessionOpens).
+    pub fn opens_session(mut self) -> Self {
+        self.opens_session = true;
+        self
     }
 
     /// Limits this request, from send to terminal frame, instead of the
@@ -101,6 +113,9 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             timeout: self.timeout.unwrap_or(config.request_timeout),
             cancel: self.cancel,
             cancel_grace: config.cancel_grace,
+            rss_hard_limit: config.rss_hard_limit,
+            rss_sample_interval: config.rss_sample_interval,
+            opens_session: self.opens_session,
         };
         self.worker
             .run(self.command, self.args, &mut rows, &mut extras)

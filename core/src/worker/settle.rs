@@ -205,6 +205,18 @@ impl Worker {
                 };
                 (RestartReason::CancelTimeout, error)
             }
+            Broken::MemoryLimit { rss, limit } => {
+                let stderr_tail = generation.kill().await.stderr_tail;
+                let error = WorkerError::MemoryLimit {
+                    command: name,
+                    generation: generation_number,
+                    rss,
+                    limit,
+                    rows_delivered,
+                    stderr_tail,
+                };
+                (RestartReason::RssHardLimit { rss, limit }, error)
+            }
             Broken::Protocol { kind, detail } => {
                 let stderr_tail = generation.kill().await.stderr_tail;
                 let error = WorkerError::Protocol {

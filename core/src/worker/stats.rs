@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use crate::rss::Rss;
+
 /// Counters of one worker across all its generations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -20,11 +22,28 @@ pub struct WorkerStats {
     pub restarts: u64,
     /// Restarts by the stable name of their reason.
     pub restarts_by_reason: BTreeMap<&'static str, u64>,
+    /// The child's resident set size at the last sample (before each
+    /// request, and during requests under a hard limit).
+    pub rss: Rss,
+    /// The largest resident set size sampled in any generation.
+    pub peak_rss: Rss,
 }
 
 impl WorkerStats {
     /// Requests that ended, in any outcome.
     pub fn requests(&self) -> u64 {
         self.requests_ok + self.requests_failed
+    }
+}
+
+impl WorkerStats {
+    /// Records a sample in `rss` and `peak_rss`.
+    pub(crate) fn record_rss(&mut self, rss: Rss) {
+        self.rss = rss;
+        if let Rss::Bytes(bytes) = rss
+            && self.peak_rss.bytes().is_none_or(|peak| bytes > peak)
+        {
+            self.peak_rss = rss;
+        }
     }
 }

@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use crate::command::Command;
 use crate::policy::{Decision, GenerationFacts, RestartReason};
+use crate::rss::Rss;
 use crate::wire::ChildInfo;
 
 use super::exchange::{Broken, Extras, exchange};
@@ -47,6 +48,8 @@ pub struct Worker {
     pub(super) state: State,
     pub(super) stats: WorkerStats,
     pub(super) intensity: Intensity,
+    /// An error to report on the next request instead of running it.
+    pending: Option<WorkerError>,
     next_request: u64,
 }
 
@@ -68,13 +71,16 @@ impl Worker {
             config.restart_window,
             config.crash_loop_limit,
         );
-        Ok(Self {
+        let mut worker = Self {
             config,
-            state: State::Ready(Box::new(generation)),
+            state: State::Down(RestartReason::Explicit),
             stats,
             intensity,
+            pending: None,
             next_request: 1,
-        })
+        };
+        worker.admit(generation);
+        Ok(worker)
     }
 
     /// A request for `command`, to configure before running it.
@@ -223,15 +229,52 @@ impl Worker {
 
     /// Why the current generation must be replaced before the next request,
     /// and in what state it is, if it must.
-    fn must_go(&self, generation: &mut Generation) -> Option<(RestartReason, Idle)> {
+    fn must_go(&mut self, generation: &mut Generation) -> Option<(RestartReason, Idle)> {
         match generation.idle_state() {
-            Idle::Usable => match self.config.policy.decide(&facts(generation)) {
-                Decision::Keep => None,
-                Decision::Cycle(reason) => Some((reason, Idle::Usable)),
-            },
+            Idle::Usable => {
+                let facts = facts(generation);
+                self.stats.record_rss(facts.rss);
+                match self.config.policy.decide(&facts) {
+                    Decision::Keep => None,
+                    Decision::Cycle(reason) if generation.exempt == Some(reason.name()) => None,
+                    Decision::Cycle(reason) => Some((reason, Idle::Usable)),
+                }
+            }
             Idle::Abandoned => Some((RestartReason::ChannelLost, Idle::Abandoned)),
             Idle::Stray => Some((RestartReason::ProtocolViolation, Idle::Stray)),
             Idle::Gone => Some((RestartReason::ChildExited, Idle::Gone)),
+        }
+    }
+
+    /// Makes a freshly started generation the current one. A child that is
+    /// already over its RSS ceiling cannot be helped by cycling: it gets one
+    /// error, reported on the next request, and is no longer cycled for it.
+    fn admit(&mut self, mut generation: Generation) {
+        let fresh = facts(&mut generation);
+        self.stats.record_rss(fresh.rss);
+        if let Decision::Cycle(reason @ RestartReason::RssCeiling { .. }) =
+            self.config.policy.decide(&fresh)
+        {
+            tracing::error!(generation = generation.number, %reason, "over budget right after start");
+            generation.exempt = Some(reason.name());
+            self.pending = Some(WorkerError::OverBudgetAtStart {
+                generation: generation.number,
+                reason,
+                startup_rss: generation.startup_rss,
+            });
+        }
+        self.state = State::Ready(Box::new(generation));
+    }
+
+    /// The child's resident set size now; `Unavailable` without a child.
+    pub fn sample_rss(&mut self) -> Rss {
+        match &mut self.state {
+            State::Ready(generation) => {
+                let rss = generation.rss.sample();
+                self.stats.record_rss(rss);
+                rss
+            }
+            _ => Rss::Unavailable,
         }
     }
 
@@ -266,7 +309,7 @@ impl Worker {
                     reason = reason.name(),
                     "child replaced"
                 );
-                self.state = State::Ready(Box::new(generation));
+                self.admit(generation);
                 Ok(())
             }
             Err(error) => Err(self.failed_early(error)),
@@ -315,6 +358,10 @@ impl Worker {
             self.stats.requests_failed += 1;
             return Err(refused);
         }
+        if let Some(pending) = self.pending.take() {
+            self.stats.requests_failed += 1;
+            return Err(pending);
+        }
         let State::Ready(generation) = &mut self.state else {
             return Err(WorkerError::Closed);
         };
@@ -357,6 +404,9 @@ impl Worker {
             Ok(_) => {
                 self.stats.requests_ok += 1;
                 self.intensity.served();
+                if let (true, State::Ready(generation)) = (extras.opens_session, &mut self.state) {
+                    generation.session_opens += 1;
+                }
             }
             Err(_) => self.stats.requests_failed += 1,
         }
@@ -398,11 +448,14 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-fn facts(generation: &Generation) -> GenerationFacts {
-    GenerationFacts {
-        requests: generation.requests,
-        age: generation.ready_at.elapsed(),
-        idle: generation.last_used.elapsed(),
-        ..GenerationFacts::new(generation.number)
-    }
+/// The facts a policy decides on, with a fresh RSS sample.
+fn facts(generation: &mut Generation) -> GenerationFacts {
+    let mut facts = GenerationFacts::new(generation.number);
+    facts.requests = generation.requests;
+    facts.age = generation.ready_at.elapsed();
+    facts.idle = generation.last_used.elapsed();
+    facts.session_opens = generation.session_opens;
+    facts.rss = generation.rss.sample();
+    facts.startup_rss = generation.startup_rss;
+    facts
 }

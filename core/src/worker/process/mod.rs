@@ -89,6 +89,11 @@ impl Process {
         Ok((process, pipes, connector))
     }
 
+    /// The child's process id, while it has one.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Whether the child has exited (it is then reaped).
     pub(crate) fn has_exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
@@ -133,7 +138,10 @@ impl Process {
         if platform::terminate(self.child.as_mut()).is_ok()
             && let Some(exit) = self.reap_within(terminate_timeout, true).await
         {
-            return (self.finish(Some(exit.without_oom())).await, ShutdownStep::Terminated);
+            return (
+                self.finish(Some(exit.without_oom())).await,
+                ShutdownStep::Terminated,
+            );
         }
         let mut ended = self.kill().await;
         ended.exit = ended.exit.map(ChildExit::without_oom);
