@@ -3,7 +3,13 @@
 //! - `cargo run --release --example capability_runner`: a tour of the API
 //!   against the fixture capability.
 //! - `cargo run --release --example bench [-- --quick]`: throughput, round
-//!   trip and startup against raw baselines measured in the same run.
+//!   trip, startup and failure recovery against raw baselines measured in
+//!   the same run.
+//! - `cargo run --release --example custom_policy`: a user-written restart
+//!   policy driven by a counter the capability reports.
+//! - `cargo run --release --example rss_sample`: the cost of one RSS sample
+//!   against reopening `/proc/<pid>/statm` each time.
 //!
-//! Each example is its own child: it calls `bulkhead_child::run_if_child`
-//! first thing and points the worker at `std::env::current_exe()`.
+//! The examples that run workers are their own child: they call
+//! `bulkhead_child::run_if_child` first thing and point the worker at
+//! `std::env::current_exe()`.

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::ChildExit;
 
-/// How [`Worker::shutdown`] ended the child.
+/// How [`Worker::shutdown`](super::Worker::shutdown) ended the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownStep {
     /// No child was running.
@@ -17,7 +17,7 @@ pub enum ShutdownStep {
     Killed,
 }
 
-/// What [`Worker::shutdown`] did.
+/// What [`Worker::shutdown`](super::Worker::shutdown) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// The step that ended the child.
