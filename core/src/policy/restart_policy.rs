@@ -5,8 +5,10 @@ use super::{Decision, GenerationFacts};
 
 /// Decides whether to cycle the child before the next request.
 ///
-/// A pure function from facts to a decision: no I/O, no clocks, no interior
-/// state, so the same facts always give the same decision. Object safe: the
+/// A decision from facts: no I/O, no clocks, no blocking. The built-ins are
+/// pure, so the same facts always give the same decision; a policy of your
+/// own may also read state it shares with the caller, such as a counter the
+/// capability reports (see `examples/custom_policy.rs`). Object safe: the
 /// worker holds an `Arc<dyn RestartPolicy>`, and `Box`/`Arc` of a policy are
 /// policies too. Composition lives in [`RestartPolicyExt`](super::RestartPolicyExt).
 pub trait RestartPolicy: fmt::Debug + Send + Sync + 'static {

@@ -1,7 +1,7 @@
 //! Platforms without a native call here: `sysinfo`, refreshing only the one
 //! process's memory.
 //!
-//! A refresh costs ~40 µs on Linux (against ~1 µs for the native path), so
+//! A refresh costs ~40 µs on Linux (against ~0.5 µs for the native path), so
 //! this is used only where nothing cheaper is wired up. It is compiled only
 //! on such platforms and not by this project's CI. The PID is looked up on
 //! every sample, so sampling a PID after its process was reaped can read

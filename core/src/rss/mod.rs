@@ -8,7 +8,7 @@
 //!
 //! | platform | source | cost per sample |
 //! |---|---|---|
-//! | Linux | `/proc/<pid>/statm`, opened once and re-read with `pread` | ~1 µs |
+//! | Linux | `/proc/<pid>/statm`, opened once and re-read with `pread` | ~0.5 µs |
 //! | Windows | `K32GetProcessMemoryInfo` (`WorkingSetSize`) on a handle opened once | not measured here |
 //! | macOS | `proc_pidinfo(PROC_PIDTASKINFO)` (`pti_resident_size`); untested | not measured |
 //! | elsewhere | `sysinfo`, refreshing that one process | ~40 µs |

@@ -33,6 +33,8 @@ pub(crate) struct Extras<'a> {
     pub(crate) rss_sample_interval: Duration,
     /// Counted as a session open when it succeeds.
     pub(crate) opens_session: bool,
+    /// The last RSS sample taken during the request, for the stats.
+    pub(crate) last_rss: Option<Rss>,
 }
 
 /// A request that reached its terminal frame; the channel is consistent.
@@ -125,6 +127,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             Event::GraceExpired => return Err(Broken::GraceExpired),
             Event::Sample => {
                 let rss = generation.rss.sample();
+                extras.last_rss = Some(rss);
                 match (rss, extras.rss_hard_limit) {
                     (Rss::Bytes(rss), Some(limit)) if rss > limit => {
                         return Err(Broken::MemoryLimit { rss, limit });

@@ -116,6 +116,7 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             rss_hard_limit: config.rss_hard_limit,
             rss_sample_interval: config.rss_sample_interval,
             opens_session: self.opens_session,
+            last_rss: None,
         };
         self.worker
             .run(self.command, self.args, &mut rows, &mut extras)

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::command::Command;
-use crate::policy::{Decision, GenerationFacts, RestartReason};
+use crate::policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 use crate::rss::Rss;
 use crate::wire::ChildInfo;
 
@@ -163,6 +163,7 @@ impl Worker {
     /// the terminate timeout, kills it, and reaps it. Later requests fail
     /// with [`WorkerError::Closed`].
     pub async fn shutdown(&mut self) -> ShutdownReport {
+        self.pending = None;
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(generation) => {
                 let number = generation.number;
@@ -234,9 +235,8 @@ impl Worker {
             Idle::Usable => {
                 let facts = facts(generation);
                 self.stats.record_rss(facts.rss);
-                match self.config.policy.decide(&facts) {
+                match decide(self.config.policy.as_ref(), facts, generation.exempt) {
                     Decision::Keep => None,
-                    Decision::Cycle(reason) if generation.exempt == Some(reason.name()) => None,
                     Decision::Cycle(reason) => Some((reason, Idle::Usable)),
                 }
             }
@@ -281,6 +281,8 @@ impl Worker {
     /// Starts the next generation, within the restart limit and the crash
     /// loop guard.
     async fn replace(&mut self, reason: RestartReason) -> Result<(), WorkerError> {
+        // A report about the child being replaced no longer applies.
+        self.pending = None;
         let now = Instant::now();
         if !reason.is_planned() {
             if let Err(retry_after) = self.intensity.admit(now) {
@@ -384,6 +386,9 @@ impl Worker {
             .instrument(span)
             .await;
         self.stats.bytes_received += bytes;
+        if let Some(rss) = extras.last_rss {
+            self.stats.record_rss(rss);
+        }
         let delivered = rows.delivered();
         let outcome = match result {
             Ok(finished) => self.settle(command, finished, delivered, started).await,
@@ -445,6 +450,33 @@ impl std::fmt::Debug for Worker {
             .field("program", &self.config.program)
             .field("generation", &self.stats.generation)
             .finish_non_exhaustive()
+    }
+}
+
+/// The policy's decision. For a generation exempt from an RSS reason (it
+/// was over its ceiling right after start), the RSS figure is hidden from
+/// the policy, so its other rules still apply and RSS rules cannot cycle it.
+fn decide(
+    policy: &dyn RestartPolicy,
+    facts: GenerationFacts,
+    exempt: Option<&'static str>,
+) -> Decision {
+    match policy.decide(&facts) {
+        Decision::Cycle(reason) if exempt == Some(reason.name()) => {
+            let masked = GenerationFacts {
+                rss: Rss::Unavailable,
+                ..facts
+            };
+            match policy.decide(&masked) {
+                Decision::Cycle(reason)
+                    if exempt == Some(reason.name()) || reason.name() == "rss_unavailable" =>
+                {
+                    Decision::Keep
+                }
+                decision => decision,
+            }
+        }
+        decision => decision,
     }
 }
 
