@@ -135,21 +135,11 @@ pub(crate) async fn exchange<H: RowHandler>(
                     _ => continue,
                 }
             }
-            Event::Cancel => {
-                caller_cancelled = true;
-                send_cancel(
-                    generation,
-                    request,
-                    &mut cancel_sent,
-                    grace.as_mut(),
-                    extras.cancel_grace,
-                    deadline.as_mut(),
-                )
-                .await?;
-                continue;
-            }
-            Event::SinkFailed(err) => {
-                spoiled = Some(Spoiled::Sink(err));
+            event @ (Event::Cancel | Event::SinkFailed(_)) => {
+                match event {
+                    Event::SinkFailed(err) => spoiled = Some(Spoiled::Sink(err)),
+                    _ => caller_cancelled = true,
+                }
                 send_cancel(
                     generation,
                     request,

@@ -146,89 +146,91 @@ impl Worker {
         else {
             return WorkerError::Closed;
         };
+        // A child that closed its channel is reaped (it is likely exiting);
+        // one that broke the protocol or overstayed is killed.
+        let Ended { exit, stderr_tail } = match broken {
+            Broken::Eof | Broken::Write(_) => generation.reap().await,
+            _ => generation.kill().await,
+        };
+        let generation = generation_number;
         let name = command.to_owned();
         let command = Some(name.clone());
-        let (reason, error) = match broken {
-            Broken::Eof | Broken::Write(_) => {
-                let Ended { exit, stderr_tail } = generation.reap().await;
-                let error = match (exit, broken) {
-                    (Some(exit), _) => WorkerError::ChildExited {
-                        command,
-                        generation: generation_number,
-                        exit,
-                        rows_delivered,
-                        stderr_tail,
-                    },
-                    (None, Broken::Write(source)) => WorkerError::Write {
-                        generation: generation_number,
-                        source,
-                    },
-                    (None, _) => WorkerError::ChannelClosed {
-                        command,
-                        generation: generation_number,
-                        rows_delivered,
-                        stderr_tail,
-                    },
-                };
-                (RestartReason::ChildExited, error)
-            }
-            Broken::Frame(source) => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::Frame {
+        let (reason, error) = match (broken, exit) {
+            (Broken::Eof | Broken::Write(_), Some(exit)) => (
+                RestartReason::ChildExited,
+                WorkerError::ChildExited {
                     command,
-                    generation: generation_number,
+                    generation,
+                    exit,
+                    rows_delivered,
+                    stderr_tail,
+                },
+            ),
+            (Broken::Write(source), None) => (
+                RestartReason::ChildExited,
+                WorkerError::Write { generation, source },
+            ),
+            (Broken::Eof, None) => (
+                RestartReason::ChildExited,
+                WorkerError::ChannelClosed {
+                    command,
+                    generation,
+                    rows_delivered,
+                    stderr_tail,
+                },
+            ),
+            (Broken::Frame(source), _) => (
+                RestartReason::ProtocolViolation,
+                WorkerError::Frame {
+                    command,
+                    generation,
                     rows_delivered,
                     source,
                     stderr_tail,
-                };
-                (RestartReason::ProtocolViolation, error)
-            }
-            Broken::Timeout => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::Timeout {
-                    command: name,
-                    generation: generation_number,
-                    timeout: extras.timeout,
-                    rows_delivered,
-                    stderr_tail,
-                };
-                (RestartReason::Timeout, error)
-            }
-            Broken::GraceExpired => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::CancelForced {
-                    command: name,
-                    generation: generation_number,
-                    grace: extras.cancel_grace,
-                    rows_delivered,
-                    stderr_tail,
-                };
-                (RestartReason::CancelTimeout, error)
-            }
-            Broken::MemoryLimit { rss, limit } => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::MemoryLimit {
-                    command: name,
-                    generation: generation_number,
-                    rss,
-                    limit,
-                    rows_delivered,
-                    stderr_tail,
-                };
-                (RestartReason::RssHardLimit { rss, limit }, error)
-            }
-            Broken::Protocol { kind, detail } => {
-                let stderr_tail = generation.kill().await.stderr_tail;
-                let error = WorkerError::Protocol {
+                },
+            ),
+            (Broken::Protocol { kind, detail }, _) => (
+                RestartReason::ProtocolViolation,
+                WorkerError::Protocol {
                     command,
-                    generation: generation_number,
+                    generation,
                     kind,
                     detail,
                     rows_delivered,
                     stderr_tail,
-                };
-                (RestartReason::ProtocolViolation, error)
-            }
+                },
+            ),
+            (Broken::Timeout, _) => (
+                RestartReason::Timeout,
+                WorkerError::Timeout {
+                    command: name,
+                    generation,
+                    timeout: extras.timeout,
+                    rows_delivered,
+                    stderr_tail,
+                },
+            ),
+            (Broken::GraceExpired, _) => (
+                RestartReason::CancelTimeout,
+                WorkerError::CancelForced {
+                    command: name,
+                    generation,
+                    grace: extras.cancel_grace,
+                    rows_delivered,
+                    stderr_tail,
+                },
+            ),
+            (Broken::MemoryLimit { rss, limit }, _) => (
+                RestartReason::RssHardLimit { rss, limit },
+                WorkerError::MemoryLimit {
+                    command: name,
+                    generation,
+                    rss,
+                    limit,
+                    rows_delivered,
+                    stderr_tail,
+                },
+            ),
         };
         tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
         self.state = State::Down(reason);
