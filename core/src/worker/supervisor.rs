@@ -250,7 +250,10 @@ impl Worker {
     /// already over its RSS ceiling cannot be helped by cycling: it gets one
     /// error, reported on the next request, and is no longer cycled for it.
     fn admit(&mut self, mut generation: Generation) {
-        let fresh = facts(&mut generation);
+        let mut fresh = facts(&mut generation);
+        // Judge the child by the figure the error will quote: its RSS right
+        // after the handshake, not a second sample that may have grown.
+        fresh.rss = generation.startup_rss;
         self.stats.record_rss(fresh.rss);
         if let Decision::Cycle(reason @ RestartReason::RssCeiling { .. }) =
             self.config.policy.decide(&fresh)
