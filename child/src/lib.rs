@@ -55,6 +55,7 @@ mod channel;
 mod context;
 mod error;
 mod input;
+mod local_socket;
 mod orphan;
 mod output;
 mod running;

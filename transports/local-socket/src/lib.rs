@@ -1,0 +1,90 @@
+//! The local-socket transport: frames travel over a Unix domain socket, or
+//! a named pipe on Windows, that the parent opens for one child.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bulkhead::WorkerError> {
+//! let worker = bulkhead::Worker::builder("target/release/my-child")
+//!     .transport(bulkhead_local_socket::LocalSocketTransport::new())
+//!     .spawn()
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The child binary needs no change: the child runtime reads
+//! [`BULKHEAD_TRANSPORT`](bulkhead::env::TRANSPORT) and connects by itself.
+//! It still points its stdout at stderr and its stdin at the null device, so
+//! stray prints are captured as with stdio.
+//!
+//! # How a child connects
+//!
+//! For each child, before spawning it, [`prepare`](bulkhead::Transport::prepare):
+//!
+//! 1. binds a listener on a fresh, unguessable name (128 random bits):
+//!    - Linux: an abstract socket `bulkhead-<32 hex>`, with no file;
+//!    - other Unixes: a socket file `sock` in a new directory
+//!      `bulkhead-<32 hex>` of mode 0700 under the temp directory (or under
+//!      the directory given to
+//!      [`in_directory`](LocalSocketTransport::in_directory), which forces
+//!      this mode on Linux too);
+//!    - Windows: a named pipe `\\.\pipe\bulkhead-<32 hex>`;
+//! 2. makes a one-time token of 256 random bits (64 hex digits);
+//! 3. sets [`BULKHEAD_TRANSPORT`](bulkhead::env::TRANSPORT)`=local-socket`,
+//!    [`BULKHEAD_SOCKET`](bulkhead::env::SOCKET) (`ns:NAME` or
+//!    `path:PATH`, see [`SocketAddress`]) and
+//!    [`BULKHEAD_TOKEN`](bulkhead::env::TOKEN) in the child's environment.
+//!
+//! After the spawn, the connect step accepts connections until one presents
+//! the token as its first bytes: a 4-byte big-endian length, then the
+//! token's ASCII bytes. The parent compares in constant time and answers
+//! nothing; the protocol's hello follows on the accepted connection. Any
+//! other peer (wrong token, wrong length, garbage, early close, nothing
+//! within [`PRESENT_TIMEOUT`]) is logged with `tracing::warn!` and
+//! dropped, and accepting goes on. Peers are checked concurrently, so one
+//! that connects and stays silent does not hold the child up; at most
+//! [`MAX_PENDING`] may wait at once. The whole step runs under the worker's
+//! startup timeout, so no peer can stall a start past it.
+//!
+//! Once the child is in, the listener is closed and the socket file and its
+//! directory are removed: the established connection stays, the name is
+//! gone, and nothing is left behind whatever happens to the child later.
+//! A connect step that is dropped (startup timeout, failed spawn) cleans up
+//! the same way. A stale socket file at a listener's path is replaced
+//! rather than blocking the bind, though fresh names make that practically
+//! impossible.
+//!
+//! # Who can connect
+//!
+//! - A socket file sits in a directory only the parent's user can enter.
+//! - An abstract socket (Linux) has no permissions: any process in the same
+//!   network namespace can connect to it, and its name is visible in
+//!   `/proc/net/unix`. The token is what keeps such a peer out.
+//! - A named pipe (Windows) rejects remote clients
+//!   (`PIPE_REJECT_REMOTE_CLIENTS`, `interprocess`' default), is created as
+//!   the first instance of its name (`FILE_FLAG_FIRST_PIPE_INSTANCE`, so a
+//!   squatter makes the bind fail), and carries a protected DACL granting
+//!   access to the current user's SID only (instead of the default one,
+//!   which also lets Everyone and the anonymous account read).
+//!
+//! A peer that can connect can still make one start fail, by flooding the
+//! listener so that the child is refused; the worker then reports a startup
+//! error (at its startup timeout) and the next start uses a new name.
+//!
+//! # Limits
+//!
+//! A child that dies before it connects is noticed only when the worker's
+//! startup timeout expires: the connect step cannot see the child process.
+
+#![warn(missing_docs)]
+
+mod accept;
+mod address;
+mod half;
+mod listener;
+mod sys;
+mod token;
+mod transport;
+
+pub use accept::{MAX_PENDING, PRESENT_TIMEOUT};
+pub use address::{AddressError, SocketAddress};
+pub use transport::{LocalSocketTransport, NAME};
