@@ -1,7 +1,7 @@
 //! Benchmarks of the worker against raw baselines measured in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure]
+//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket]
 //! ```
 //!
 //! Every child is this same executable: with `BULKHEAD_CHILD=1` (set by the
@@ -51,6 +51,7 @@
 use std::error::Error;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bulkhead::sink::{Counting, from_fn};
@@ -121,17 +122,39 @@ fn main() -> Result<(), BoxError> {
         if only.is_none_or(|name| name == "failure") {
             failure(scale.failures).await?;
         }
+        if only.is_none_or(|name| name == "local-socket") {
+            LOCAL_SOCKET.store(true, Ordering::Relaxed);
+            println!("local socket: rows and rtt again over LocalSocketTransport (the raw baselines stay on pipes)");
+            rows(scale.rows).await?;
+            rtt(scale.calls).await?;
+            LOCAL_SOCKET.store(false, Ordering::Relaxed);
+        }
         Ok(())
     })
 }
 
-/// A worker builder for this executable as the fixture child, over stdio.
+/// Set while the `local-socket` section runs: workers use that transport
+/// and RESULT names get a `_local_socket` suffix.
+static LOCAL_SOCKET: AtomicBool = AtomicBool::new(false);
+
+/// A worker builder for this executable as the fixture child, over stdio
+/// (or the local socket, during that section).
 fn fixture() -> Result<WorkerBuilder, BoxError> {
-    Ok(Worker::builder(std::env::current_exe()?).transport(bulkhead_stdio::StdioTransport))
+    let builder = Worker::builder(std::env::current_exe()?);
+    Ok(if LOCAL_SOCKET.load(Ordering::Relaxed) {
+        builder.transport(bulkhead_local_socket::LocalSocketTransport::new())
+    } else {
+        builder.transport(bulkhead_stdio::StdioTransport)
+    })
 }
 
 fn result(name: &str, value: f64, unit: &str) {
-    println!("RESULT {name} {value} {unit}");
+    let suffix = if LOCAL_SOCKET.load(Ordering::Relaxed) {
+        "_local_socket"
+    } else {
+        ""
+    };
+    println!("RESULT {name}{suffix} {value} {unit}");
 }
 
 // ---------------------------------------------------------------- rows

@@ -7,6 +7,8 @@
 //!   the same run.
 //! - `cargo run --release --example custom_policy`: a user-written restart
 //!   policy driven by a counter the capability reports.
+//! - `cargo run --release --example choose_transport`: stdio or a local
+//!   socket per platform or per configuration, with the same worker code.
 //! - `cargo run --release --example rss_sample`: the cost of one RSS sample
 //!   against reopening `/proc/<pid>/statm` each time.
 //!
