@@ -43,15 +43,14 @@ impl Worker {
                 if source.replace {
                     self.replace_gracefully(RestartReason::ChildRequested).await;
                 }
-                if let Some(spoiled) = spoiled {
-                    return Err(spoiled_error(command, spoiled, rows_delivered));
-                }
-                if cancelled {
-                    return Err(WorkerError::Cancelled {
-                        command: command.to_owned(),
-                        generation: generation_number,
-                        rows_delivered,
-                    });
+                if let Some(error) = ended_early(
+                    command,
+                    spoiled,
+                    cancelled,
+                    generation_number,
+                    rows_delivered,
+                ) {
+                    return Err(error);
                 }
                 return Err(WorkerError::Remote {
                     command: command.to_owned(),
@@ -104,15 +103,14 @@ impl Worker {
             self.replace_now(RestartReason::ProtocolViolation).await;
             return Err(error);
         }
-        if let Some(spoiled) = spoiled {
-            return Err(spoiled_error(command, spoiled, rows_delivered));
-        }
-        if cancelled {
-            return Err(WorkerError::Cancelled {
-                command: command.to_owned(),
-                generation: generation_number,
-                rows_delivered,
-            });
+        if let Some(error) = ended_early(
+            command,
+            spoiled,
+            cancelled,
+            generation_number,
+            rows_delivered,
+        ) {
+            return Err(error);
         }
         let value = serde_json::from_str::<T>(success.value.get()).map_err(|source| {
             WorkerError::OutputDecode {
@@ -251,6 +249,27 @@ impl Worker {
             State::Ready(generation) => generation.kill().await.stderr_tail,
             _ => String::new(),
         }
+    }
+}
+
+/// The error for a request that was spoiled (a delivery failed) or
+/// cancelled by the caller, whatever its terminal frame said; a delivery
+/// failure wins.
+fn ended_early(
+    command: &str,
+    spoiled: Option<Spoiled>,
+    cancelled: bool,
+    generation: u64,
+    rows_delivered: u64,
+) -> Option<WorkerError> {
+    match spoiled {
+        Some(spoiled) => Some(spoiled_error(command, spoiled, rows_delivered)),
+        None if cancelled => Some(WorkerError::Cancelled {
+            command: command.to_owned(),
+            generation,
+            rows_delivered,
+        }),
+        None => None,
     }
 }
 
