@@ -4,7 +4,9 @@
 //!   against the fixture capability.
 //! - `cargo run --release --example bench [-- --quick]`: throughput, round
 //!   trip, startup and failure recovery against raw baselines measured in
-//!   the same run.
+//!   the same run; `--only pool` measures the pool's scaling and warm reuse.
+//! - `cargo run --release --example worker_pool`: many items keyed by
+//!   session through a pool of warm workers, with a progress bar.
 //! - `cargo run --release --example custom_policy`: a user-written restart
 //!   policy driven by a counter the capability reports.
 //! - `cargo run --release --example choose_transport`: stdio or a local

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! The runtime answers the parent's hello, dispatches requests by command
-//! name one at a time, turns handler errors and panics into typed terminal
+//! name one at a time (session opens go to the handler registered with
+//! [`Capability::session`]), turns handler errors and panics into typed terminal
 //! errors, answers unknown commands with a typed error, and exits when the
 //! channel closes. It keeps the protocol on descriptors of its own, so a
 //! capability that prints to stdout writes to stderr instead of corrupting

@@ -183,6 +183,7 @@ impl Server {
                 version: self.capability.version().to_owned(),
                 pid: std::process::id(),
                 commands: self.capability.commands().to_vec(),
+                sessions: self.capability.sessions(),
             },
         };
         match self

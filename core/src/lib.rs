@@ -38,6 +38,7 @@ extern crate self as bulkhead;
 pub mod command;
 pub mod env;
 pub mod policy;
+pub mod pool;
 pub mod row;
 pub mod rss;
 pub mod sink;
@@ -54,6 +55,7 @@ pub mod __private {
 }
 pub use command::{Command, StreamCommand, UnaryCommand};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
+pub use pool::{Lease, Pool, PoolError, PoolSnapshot, SessionKey};
 pub use row::{RawRow, Row};
 pub use rss::Rss;
 pub use sink::{Sink, SinkError};

@@ -68,10 +68,12 @@ mod tests {
     use crate::policy::RestartReason::Policy;
     use crate::policy::{AfterRequests, AfterSessionOpens, RestartPolicyExt};
 
+    /// Facts before a session open, so `AfterSessionOpens` can cycle.
     fn facts(requests: u64, session_opens: u64) -> GenerationFacts {
         GenerationFacts {
             requests,
             session_opens,
+            opening_session: true,
             ..GenerationFacts::new(1)
         }
     }

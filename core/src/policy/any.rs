@@ -63,10 +63,12 @@ mod tests {
     use crate::policy::RestartReason::Policy;
     use crate::policy::{AfterRequests, AfterSessionOpens, Never, RestartPolicyExt};
 
+    /// Facts before a session open, so `AfterSessionOpens` can cycle.
     fn facts(requests: u64, session_opens: u64) -> GenerationFacts {
         GenerationFacts {
             requests,
             session_opens,
+            opening_session: true,
             ..GenerationFacts::new(1)
         }
     }
@@ -83,6 +85,11 @@ mod tests {
             policy.decide(&facts(1, 1)),
             Decision::Cycle(Policy("after_session_opens"))
         );
+        let ordinary = GenerationFacts {
+            opening_session: false,
+            ..facts(1, 1)
+        };
+        assert_eq!(policy.decide(&ordinary), Decision::Keep);
         assert_eq!(
             policy.decide(&facts(2, 1)),
             Decision::Cycle(Policy("after_requests"))

@@ -48,10 +48,12 @@ mod tests {
     use crate::policy::RestartReason::Policy;
     use crate::policy::{AfterRequests, AfterSessionOpens, Decision, GenerationFacts, Never};
 
+    /// Facts before a session open, so `AfterSessionOpens` can cycle.
     fn facts(requests: u64, session_opens: u64) -> GenerationFacts {
         GenerationFacts {
             requests,
             session_opens,
+            opening_session: true,
             ..GenerationFacts::new(1)
         }
     }
@@ -64,6 +66,11 @@ mod tests {
             policy.decide(&facts(0, 1)),
             Decision::Cycle(Policy("after_session_opens"))
         );
+        let ordinary = GenerationFacts {
+            opening_session: false,
+            ..facts(0, 1)
+        };
+        assert_eq!(policy.decide(&ordinary), Decision::Keep);
         assert_eq!(
             policy.decide(&facts(5, 1)),
             Decision::Cycle(Policy("after_requests"))

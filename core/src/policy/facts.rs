@@ -28,6 +28,10 @@ pub struct GenerationFacts {
     /// Session opens (the expensive, import-like requests) this generation
     /// has served.
     pub session_opens: u64,
+    /// Whether the request about to run opens a session (see
+    /// [`Request::opens_session`](crate::worker::Request::opens_session));
+    /// false when the decision is not made for a particular request.
+    pub opening_session: bool,
     /// Resident set size sampled just before this decision.
     pub rss: Rss,
     /// Resident set size sampled right after the handshake.
@@ -35,7 +39,8 @@ pub struct GenerationFacts {
 }
 
 impl GenerationFacts {
-    /// Facts for a fresh generation: no requests, no age, RSS unavailable.
+    /// Facts for a fresh generation: no requests, no age, no session opens,
+    /// not opening a session, RSS unavailable.
     /// For tests of policies and for callers building facts by hand.
     pub fn new(generation: u64) -> Self {
         Self {
@@ -44,6 +49,7 @@ impl GenerationFacts {
             age: Duration::ZERO,
             idle: Duration::ZERO,
             session_opens: 0,
+            opening_session: false,
             rss: Rss::Unavailable,
             startup_rss: Rss::Unavailable,
         }

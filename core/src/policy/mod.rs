@@ -6,7 +6,8 @@
 //! tested on facts alone, without processes.
 //!
 //! Built in: [`Never`] (the default), [`AfterRequests`] (with jitter),
-//! [`AfterSessionOpens`], [`AfterIdle`], [`AfterAge`] and [`RssCeiling`].
+//! [`AfterSessionOpens`] (at most `n` session opens per child, checked
+//! before each open), [`AfterIdle`], [`AfterAge`] and [`RssCeiling`].
 //! Combine them with [`any`]/[`all`] (or [`RestartPolicyExt::or`]/
 //! [`and`](RestartPolicyExt::and)), or [`AnyOf`]/[`AllOf`] for lists built
 //! at run time. [`memory_bounded`] is the usual preset for memory-hungry

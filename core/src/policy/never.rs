@@ -25,6 +25,7 @@ mod tests {
         let facts = GenerationFacts {
             requests: u64::MAX,
             session_opens: u64::MAX,
+            opening_session: true,
             age: std::time::Duration::MAX,
             ..GenerationFacts::new(7)
         };

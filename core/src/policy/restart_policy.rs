@@ -53,6 +53,15 @@ mod tests {
         ];
         let fresh = GenerationFacts::new(1);
         assert!(policies.iter().all(|p| p.decide(&fresh) == Decision::Keep));
+        let first_open = GenerationFacts {
+            opening_session: true,
+            ..GenerationFacts::new(1)
+        };
+        assert!(
+            policies
+                .iter()
+                .all(|p| p.decide(&first_open) == Decision::Keep)
+        );
         let boxed: Box<dyn RestartPolicy> = Box::new(AnyOf(policies));
         assert_eq!(boxed.decide(&fresh), Decision::Keep);
     }

@@ -33,6 +33,13 @@ pub struct ChildInfo {
     pub pid: u32,
     /// Commands the child serves.
     pub commands: Vec<CommandInfo>,
+    /// Whether the child opens sessions: it serves [`SESSION_COMMAND`]
+    /// and keeps warm state per session key. A child that does not is
+    /// equally good for every key. Absent on the wire means `false`.
+    ///
+    /// [`SESSION_COMMAND`]: super::SESSION_COMMAND
+    #[serde(default)]
+    pub sessions: bool,
 }
 
 impl ChildInfo {

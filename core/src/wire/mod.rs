@@ -33,6 +33,11 @@ pub use remote::{RemoteError, RemoteErrorKind};
 /// The protocol version this build speaks. Parent and child must agree exactly.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The command name of a session open: a unary request whose arguments are
+/// the session key's JSON and whose success payload is ignored. Reserved: no
+/// capability command may use it.
+pub const SESSION_COMMAND: &str = "bulkhead.session";
+
 /// The default maximum frame body size: 16 MiB.
 pub const DEFAULT_MAX_FRAME: u32 = 16 * 1024 * 1024;
 

@@ -7,7 +7,7 @@ use crate::sink::SinkError;
 use crate::transport::TransportError;
 use crate::wire::{EncodeError, FrameError, FrameKind, RemoteError};
 
-use super::ChildExit;
+use super::{ChildExit, StaleCause};
 
 /// Everything that can go wrong between the parent and a child.
 ///
@@ -317,6 +317,16 @@ pub enum WorkerError {
         reason: RestartReason,
         /// The resident set size right after the handshake.
         startup_rss: Rss,
+    },
+    /// The request came through a pool lease that no longer holds its
+    /// child: the generation it was granted under ended, or a request on it
+    /// was cancelled. Nothing was sent; acquire a new lease.
+    #[error("stale lease: generation {generation} {cause}")]
+    StaleLease {
+        /// The generation the lease was granted under.
+        generation: u64,
+        /// What spent the lease.
+        cause: StaleCause,
     },
     /// The worker was shut down.
     #[error("the worker is shut down")]

@@ -13,6 +13,7 @@ use crate::rss::Rss;
 use crate::sink::{Sink, SinkError};
 use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
+use super::claim::Claim;
 use super::generation::Generation;
 use super::reader::FrameReader;
 use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
@@ -35,6 +36,10 @@ pub(crate) struct Extras<'a> {
     pub(crate) opens_session: bool,
     /// The last RSS sample taken during the request, for the stats.
     pub(crate) last_rss: Option<Rss>,
+    /// Times the row sink was not ready for the next row.
+    pub(crate) backpressure_waits: u64,
+    /// The pool lease this request runs under, if any.
+    pub(crate) claim: Option<&'a mut Claim>,
 }
 
 /// A request that reached its terminal frame; the channel is consistent.
@@ -117,7 +122,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             () = &mut cancelled, if !caller_cancelled => Event::Cancel,
             () = &mut grace, if cancel_sent => Event::GraceExpired,
             _ = sampling.tick(), if extras.rss_hard_limit.is_some() => Event::Sample,
-            event = next_frame(&mut generation.reader, rows, live) => event,
+            event = next_frame(&mut generation.reader, rows, live, &mut extras.backpressure_waits) => event,
         };
         let body = match event {
             Event::Frame(Some(Ok(body))) => body,
@@ -245,9 +250,20 @@ async fn next_frame<'r, H: RowHandler>(
     reader: &'r mut FrameReader,
     rows: &mut H,
     live: bool,
+    waits: &mut u64,
 ) -> Event<'r> {
-    if live && let Err(err) = poll_fn(|cx| rows.poll_ready(cx)).await {
-        return Event::SinkFailed(err);
+    if live {
+        let mut waited = false;
+        let ready = poll_fn(|cx| {
+            let poll = rows.poll_ready(cx);
+            waited |= poll.is_pending();
+            poll
+        })
+        .await;
+        *waits += u64::from(waited);
+        if let Err(err) = ready {
+            return Event::SinkFailed(err);
+        }
     }
     Event::Frame(reader.next().await)
 }

@@ -132,6 +132,11 @@ impl Generation {
         self.writer.flush().await
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.process.pid().unwrap_or(self.info.pid)
+    }
+
     /// Whether this generation can take the next request.
     pub(crate) fn idle_state(&mut self) -> Idle {
         if self.in_flight {

@@ -10,6 +10,7 @@
 //! [`BlockingWorker`] serves callers without an async runtime.
 
 mod blocking;
+mod claim;
 mod config;
 mod error;
 mod exchange;
@@ -27,6 +28,8 @@ mod stderr;
 mod supervisor;
 
 pub use blocking::BlockingWorker;
+pub(crate) use claim::Claim;
+pub use claim::StaleCause;
 pub use config::{WorkerBuilder, WorkerConfig};
 pub use error::WorkerError;
 pub use exit::{ChildExit, Oom};

@@ -13,6 +13,7 @@ use crate::row::{RawRow, Row};
 use crate::sink::Sink;
 use crate::wire::{Diagnostic, Progress};
 
+use super::claim::Claim;
 use super::exchange::Extras;
 use super::rows::{NoRows, RowHandler, TypedRows};
 use super::{Worker, WorkerError};
@@ -32,6 +33,7 @@ pub struct Request<'w, A: ?Sized> {
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
     opens_session: bool,
+    claim: Option<&'w mut Claim>,
 }
 
 /// What a streaming request returns on terminal success.
@@ -59,7 +61,14 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             timeout: None,
             cancel: None,
             opens_session: false,
+            claim: None,
         }
+    }
+
+    /// Binds this request to a pool lease's generation.
+    pub(crate) fn claimed(mut self, claim: &'w mut Claim) -> Self {
+        self.claim = Some(claim);
+        self
     }
 
     /// Marks this request as opening a session: the expensive, import-like
@@ -117,6 +126,8 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             rss_sample_interval: config.rss_sample_interval,
             opens_session: self.opens_session,
             last_rss: None,
+            backpressure_waits: 0,
+            claim: self.claim,
         };
         self.worker
             .run(self.command, self.args, &mut rows, &mut extras)

@@ -1,7 +1,7 @@
 //! How a request's end becomes the caller's result, and what happens to the
 //! child on the way.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::policy::RestartReason;
 use crate::wire::{Frame, FrameKind, Success};
 
-use super::exchange::{Broken, Extras, Finished, Outcome};
+use super::exchange::{Broken, Finished, Outcome};
 use super::process::Ended;
 use super::request::StreamSummary;
 use super::rows::Spoiled;
@@ -136,7 +136,7 @@ impl Worker {
         command: &str,
         broken: Broken,
         rows_delivered: u64,
-        extras: &Extras<'_>,
+        (timeout, cancel_grace): (Duration, Duration),
     ) -> WorkerError {
         let generation_number = self.stats.generation;
         let State::Ready(generation) =
@@ -203,7 +203,7 @@ impl Worker {
                 WorkerError::Timeout {
                     command: name,
                     generation,
-                    timeout: extras.timeout,
+                    timeout,
                     rows_delivered,
                     stderr_tail,
                 },
@@ -213,7 +213,7 @@ impl Worker {
                 WorkerError::CancelForced {
                     command: name,
                     generation,
-                    grace: extras.cancel_grace,
+                    grace: cancel_grace,
                     rows_delivered,
                     stderr_tail,
                 },

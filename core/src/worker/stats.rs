@@ -20,6 +20,9 @@ pub struct WorkerStats {
     pub bytes_sent: u64,
     /// Children started after the first.
     pub restarts: u64,
+    /// Times a row sink was not ready for the next row, so that reading
+    /// from the child paused (backpressure).
+    pub backpressure_waits: u64,
     /// Restarts by the stable name of their reason.
     pub restarts_by_reason: BTreeMap<&'static str, u64>,
     /// The child's resident set size at the last sample (before each

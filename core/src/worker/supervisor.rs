@@ -1,5 +1,7 @@
 //! The worker: a state machine over child generations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -18,7 +20,9 @@ use super::intensity::Intensity;
 use super::process::Ended;
 use super::request::{Request, StreamSummary};
 use super::rows::RowHandler;
-use super::{ShutdownReport, ShutdownStep, WorkerConfig, WorkerError, WorkerStats};
+use super::{
+    Claim, ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError, WorkerStats,
+};
 
 /// Where a worker stands between requests.
 pub(super) enum State {
@@ -51,6 +55,9 @@ pub struct Worker {
     /// An error to report on the next request instead of running it.
     pending: Option<WorkerError>,
     next_request: u64,
+    /// Where generation numbers come from when they are shared with other
+    /// workers (in a pool); otherwise they count from 1 per worker.
+    numbering: Option<Arc<AtomicU64>>,
 }
 
 impl Worker {
@@ -61,9 +68,19 @@ impl Worker {
 
     /// Starts the first generation from a checked configuration.
     pub async fn start(config: WorkerConfig) -> Result<Self, WorkerError> {
-        let generation = Generation::start(&config, 1).await?;
+        Self::start_numbered(config, None).await
+    }
+
+    /// Starts the first generation, numbering generations from `numbering`
+    /// when given, so that numbers are unique across the workers sharing it.
+    pub(crate) async fn start_numbered(
+        config: WorkerConfig,
+        numbering: Option<Arc<AtomicU64>>,
+    ) -> Result<Self, WorkerError> {
+        let number = next_number(numbering.as_deref(), 0);
+        let generation = Generation::start(&config, number).await?;
         let stats = WorkerStats {
-            generation: 1,
+            generation: number,
             ..WorkerStats::default()
         };
         let intensity = Intensity::new(
@@ -78,6 +95,7 @@ impl Worker {
             intensity,
             pending: None,
             next_request: 1,
+            numbering,
         };
         worker.admit(generation);
         Ok(worker)
@@ -155,7 +173,7 @@ impl Worker {
             }
             State::Down(_) | State::CrashLoop { .. } => self.intensity.reset_streak(),
         }
-        self.ready().await
+        self.ready(false).await
     }
 
     /// Shuts the worker down: sends the shutdown frame, waits up to the
@@ -183,8 +201,40 @@ impl Worker {
     }
 
     /// Makes sure a usable generation is running, replacing the current one
-    /// first if it must go.
-    async fn ready(&mut self) -> Result<(), WorkerError> {
+    /// first if it must go. `opening` tells the policy whether the next
+    /// request opens a session.
+    pub(crate) async fn ready(&mut self, opening: bool) -> Result<(), WorkerError> {
+        match self.retire_if_due(opening).await? {
+            None => Ok(()),
+            Some(reason) => self.replace(reason).await,
+        }
+    }
+
+    /// Like [`ready`](Self::ready) for a request under a pool lease: the
+    /// claimed generation must still be usable; it is never replaced here.
+    async fn ready_claimed(&mut self, claim: &mut Claim, opening: bool) -> Result<(), WorkerError> {
+        let cause = match (&claim.spent, &self.state) {
+            (Some(cause), _) => Some(cause.clone()),
+            (None, State::Ready(generation)) if generation.number != claim.generation => {
+                Some(StaleCause::Ended(RestartReason::ChannelLost))
+            }
+            _ => self.retire_if_due(opening).await?.map(StaleCause::Ended),
+        };
+        match cause {
+            None => Ok(()),
+            Some(cause) => {
+                claim.spent = Some(cause.clone());
+                Err(WorkerError::StaleLease {
+                    generation: claim.generation,
+                    cause,
+                })
+            }
+        }
+    }
+
+    /// Ends the current generation if it must go. `None` when it is usable,
+    /// otherwise why the worker is down.
+    async fn retire_if_due(&mut self, opening: bool) -> Result<Option<RestartReason>, WorkerError> {
         // Until a generation is ready again the worker is down, also if this
         // future is dropped midway.
         let reason = match std::mem::replace(
@@ -204,10 +254,10 @@ impl Worker {
                 return Err(error);
             }
             State::Down(reason) => reason,
-            State::Ready(mut generation) => match self.must_go(&mut generation) {
+            State::Ready(mut generation) => match self.must_go(&mut generation, opening) {
                 None => {
                     self.state = State::Ready(generation);
-                    return Ok(());
+                    return Ok(None);
                 }
                 Some((reason, Idle::Usable)) => {
                     self.end_gracefully(*generation).await;
@@ -225,15 +275,21 @@ impl Worker {
                 }
             },
         };
-        self.replace(reason).await
+        self.state = State::Down(reason.clone());
+        Ok(Some(reason))
     }
 
     /// Why the current generation must be replaced before the next request,
     /// and in what state it is, if it must.
-    fn must_go(&mut self, generation: &mut Generation) -> Option<(RestartReason, Idle)> {
+    fn must_go(
+        &mut self,
+        generation: &mut Generation,
+        opening: bool,
+    ) -> Option<(RestartReason, Idle)> {
         match generation.idle_state() {
             Idle::Usable => {
-                let facts = facts(generation);
+                let mut facts = facts(generation);
+                facts.opening_session = opening;
                 self.stats.record_rss(facts.rss);
                 match decide(self.config.policy.as_ref(), facts, generation.exempt) {
                     Decision::Keep => None,
@@ -299,7 +355,7 @@ impl Worker {
             self.intensity.replaced(now);
         }
         self.state = State::Down(reason.clone());
-        let number = self.stats.generation + 1;
+        let number = next_number(self.numbering.as_deref(), self.stats.generation);
         self.stats.generation = number;
         self.stats.restarts += 1;
         *self
@@ -359,7 +415,11 @@ impl Worker {
     {
         let request = self.next_request;
         self.next_request += 1;
-        if let Err(refused) = self.ready().await {
+        let ready = match extras.claim.as_deref_mut() {
+            Some(claim) => self.ready_claimed(claim, extras.opens_session).await,
+            None => self.ready(extras.opens_session).await,
+        };
+        if let Err(refused) = ready {
             self.stats.requests_failed += 1;
             return Err(refused);
         }
@@ -389,6 +449,7 @@ impl Worker {
             .instrument(span)
             .await;
         self.stats.bytes_received += bytes;
+        self.stats.backpressure_waits += extras.backpressure_waits;
         if let Some(rss) = extras.last_rss {
             self.stats.record_rss(rss);
         }
@@ -399,7 +460,8 @@ impl Worker {
                 // Slow first requests are not a crash loop.
                 let early =
                     first_request && !matches!(broken, Broken::Timeout | Broken::GraceExpired);
-                let error = self.retire(command, broken, delivered, extras).await;
+                let limits = (extras.timeout, extras.cancel_grace);
+                let error = self.retire(command, broken, delivered, limits).await;
                 if early {
                     Err(self.failed_early(error))
                 } else {
@@ -416,16 +478,47 @@ impl Worker {
                     generation.session_opens += 1;
                 }
             }
-            Err(_) => self.stats.requests_failed += 1,
+            Err(error) => {
+                self.stats.requests_failed += 1;
+                if let (WorkerError::Cancelled { .. }, Some(claim)) = (error, &mut extras.claim) {
+                    claim.spent = Some(StaleCause::Cancelled);
+                }
+            }
         }
         outcome
     }
 
+    /// The current child's resident set size right after its handshake.
+    pub(crate) fn startup_rss(&self) -> Rss {
+        match &self.state {
+            State::Ready(generation) => generation.startup_rss,
+            _ => Rss::Unavailable,
+        }
+    }
+
+    /// Whether the worker refuses work until an explicit cycle.
+    pub(crate) fn is_crash_looping(&self) -> bool {
+        matches!(self.state, State::CrashLoop { .. })
+    }
+
+    /// The process id of the current child, if one is running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match &self.state {
+            State::Ready(generation) => Some(generation.pid()),
+            _ => None,
+        }
+    }
+
     /// Ends `generation` by the shutdown sequence.
-    pub(super) async fn end_gracefully(&self, generation: Generation) -> (Ended, ShutdownStep) {
-        generation
-            .shutdown(self.config.shutdown_timeout, self.config.terminate_timeout)
-            .await
+    /// The future borrows nothing from the worker, so that it is `Send`
+    /// although the worker is not `Sync`.
+    pub(super) fn end_gracefully(
+        &self,
+        generation: Generation,
+    ) -> impl Future<Output = (Ended, ShutdownStep)> + Send + 'static {
+        let (exit_timeout, terminate_timeout) =
+            (self.config.shutdown_timeout, self.config.terminate_timeout);
+        async move { generation.shutdown(exit_timeout, terminate_timeout).await }
     }
 }
 
@@ -480,6 +573,15 @@ fn decide(
             }
         }
         decision => decision,
+    }
+}
+
+/// The number of the next generation: from the shared counter when there is
+/// one, else the one after `current`.
+fn next_number(shared: Option<&AtomicU64>, current: u64) -> u64 {
+    match shared {
+        Some(counter) => counter.fetch_add(1, Ordering::Relaxed) + 1,
+        None => current + 1,
     }
 }
 

@@ -1,0 +1,39 @@
+//! A pool of supervised workers with warm reuse by session key.
+//!
+//! A *session key* ([`SessionKey`]) names the expensive warm state a child
+//! holds: the modules a prover imported, the model an inference worker
+//! loaded. [`Pool::acquire`] hands out a [`Lease`] on a worker warm for the
+//! key, opening the session on it first when needed (the child serves
+//! sessions through `bulkhead_child::Capability::session`). Leases on
+//! different workers run in parallel; each worker serves one lease at a
+//! time.
+//!
+//! Admission is bounded: at most `max_workers` children, at most
+//! `max_queue` acquirers waiting in arrival order for at most
+//! `queue_wait_timeout`, and optionally a total RSS budget over all
+//! children. Every refusal is a typed [`PoolError`]. A lease is bound to the
+//! child generation it was granted under; once that generation ends (or a
+//! request on the lease is cancelled) its requests fail with
+//! [`WorkerError::StaleLease`](crate::WorkerError::StaleLease). Dropping a
+//! lease returns its worker to the pool, exactly once.
+//!
+//! [`PoolSnapshot`] shows workers by state, warm keys, queue depth, lease
+//! outcomes, restarts by reason, RSS per child and traffic totals.
+
+mod config;
+mod error;
+mod key;
+mod lease;
+mod parked;
+#[allow(clippy::module_inception)]
+mod pool;
+mod seat;
+mod snapshot;
+mod table;
+
+pub use config::{PoolBuilder, PoolConfig};
+pub use error::PoolError;
+pub use key::SessionKey;
+pub use lease::Lease;
+pub use pool::Pool;
+pub use snapshot::PoolSnapshot;
