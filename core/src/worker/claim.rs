@@ -4,6 +4,9 @@ use std::fmt;
 
 use crate::policy::RestartReason;
 
+use super::supervisor::State;
+use super::{Worker, WorkerError};
+
 /// Binds the requests of one lease to the generation it was granted under.
 ///
 /// A claimed request never starts a new generation: when the one it claims
@@ -24,6 +27,36 @@ impl Claim {
         Self {
             generation,
             spent: None,
+        }
+    }
+}
+
+impl Worker {
+    /// Like [`ready`](Self::ready) for a request under a pool lease: the
+    /// claimed generation must still be usable; it is never replaced here.
+    pub(super) async fn ready_claimed(
+        &mut self,
+        claim: &mut Claim,
+        opening: bool,
+    ) -> Result<(), WorkerError> {
+        let cause = match (&claim.spent, &self.state) {
+            (Some(cause), _) => Some(cause.clone()),
+            // A guard only: a lease owns its worker, and claimed requests
+            // never start a generation, so nothing else can replace it.
+            (None, State::Ready(generation)) if generation.number != claim.generation => {
+                Some(StaleCause::Ended(RestartReason::ChannelLost))
+            }
+            _ => self.retire_if_due(opening).await?.map(StaleCause::Ended),
+        };
+        match cause {
+            None => Ok(()),
+            Some(cause) => {
+                claim.spent = Some(cause.clone());
+                Err(WorkerError::StaleLease {
+                    generation: claim.generation,
+                    cause,
+                })
+            }
         }
     }
 }

@@ -20,9 +20,7 @@ use super::intensity::Intensity;
 use super::process::Ended;
 use super::request::{Request, StreamSummary};
 use super::rows::RowHandler;
-use super::{
-    Claim, ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError, WorkerStats,
-};
+use super::{ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError, WorkerStats};
 
 /// Where a worker stands between requests.
 pub(super) enum State {
@@ -210,31 +208,12 @@ impl Worker {
         }
     }
 
-    /// Like [`ready`](Self::ready) for a request under a pool lease: the
-    /// claimed generation must still be usable; it is never replaced here.
-    async fn ready_claimed(&mut self, claim: &mut Claim, opening: bool) -> Result<(), WorkerError> {
-        let cause = match (&claim.spent, &self.state) {
-            (Some(cause), _) => Some(cause.clone()),
-            (None, State::Ready(generation)) if generation.number != claim.generation => {
-                Some(StaleCause::Ended(RestartReason::ChannelLost))
-            }
-            _ => self.retire_if_due(opening).await?.map(StaleCause::Ended),
-        };
-        match cause {
-            None => Ok(()),
-            Some(cause) => {
-                claim.spent = Some(cause.clone());
-                Err(WorkerError::StaleLease {
-                    generation: claim.generation,
-                    cause,
-                })
-            }
-        }
-    }
-
     /// Ends the current generation if it must go. `None` when it is usable,
     /// otherwise why the worker is down.
-    async fn retire_if_due(&mut self, opening: bool) -> Result<Option<RestartReason>, WorkerError> {
+    pub(super) async fn retire_if_due(
+        &mut self,
+        opening: bool,
+    ) -> Result<Option<RestartReason>, WorkerError> {
         // Until a generation is ready again the worker is down, also if this
         // future is dropped midway.
         let reason = match std::mem::replace(
