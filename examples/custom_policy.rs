@@ -21,7 +21,8 @@ use bulkhead::policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 use bulkhead_fixture::Leak;
 
 /// Cycles the child once the capability reports `limit_mib` leaked MiB.
-#[derive(Debug)]
+/// Clones share the counter.
+#[derive(Debug, Clone)]
 struct LeakedMemory {
     /// The latest figure the capability reported, for the current child.
     reported_mib: Arc<AtomicU64>,

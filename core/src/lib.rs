@@ -36,6 +36,7 @@
 extern crate self as bulkhead;
 
 pub mod command;
+mod describe;
 pub mod env;
 pub mod policy;
 pub mod pool;

@@ -21,6 +21,11 @@ pub struct GenerationFacts {
     pub generation: u64,
     /// Requests this generation has finished.
     pub requests: u64,
+    /// Rows this generation delivered, over all its requests.
+    pub rows: u64,
+    /// Frame bytes (payloads with their headers) received from this
+    /// generation.
+    pub bytes_received: u64,
     /// Time since this generation became ready.
     pub age: Duration,
     /// Time since the last request finished (or since ready, if none).
@@ -39,13 +44,15 @@ pub struct GenerationFacts {
 }
 
 impl GenerationFacts {
-    /// Facts for a fresh generation: no requests, no age, no session opens,
+    /// Facts for a fresh generation: no requests, rows or bytes, no age, no session opens,
     /// not opening a session, RSS unavailable.
     /// For tests of policies and for callers building facts by hand.
     pub fn new(generation: u64) -> Self {
         Self {
             generation,
             requests: 0,
+            rows: 0,
+            bytes_received: 0,
             age: Duration::ZERO,
             idle: Duration::ZERO,
             session_opens: 0,

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 
 /// A fresh seed, different for every call, from the standard library's
 /// randomly keyed hasher.
-pub(super) fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     RandomState::new().hash_one("bulkhead::policy::jitter")
 }
 
@@ -23,7 +23,7 @@ pub(super) fn offset(seed: u64, generation: u64, max: u64) -> u64 {
 }
 
 /// The SplitMix64 finaliser: a cheap, well-spread bijection on `u64`.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -1,6 +1,9 @@
 use std::fmt;
+use std::time::Duration;
 
+use crate::describe::Span;
 use crate::rss::Rss;
+use crate::worker::MemoryEnforcer;
 
 /// Why a child generation ended. Each reason has a stable snake_case name,
 /// used in statistics and logs.
@@ -26,8 +29,24 @@ pub enum RestartReason {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// A memory limit enforced by the kernel ended the child (see
+    /// [`WorkerBuilder::memory_limit`](crate::WorkerBuilder::memory_limit)).
+    MemoryLimit {
+        /// The limit, in bytes.
+        limit: u64,
+        /// What enforced it.
+        enforcer: MemoryEnforcer,
+    },
+    /// The child used up its CPU-time limit (see
+    /// [`WorkerBuilder::cpu_time_limit`](crate::WorkerBuilder::cpu_time_limit)).
+    CpuLimit {
+        /// The limit.
+        limit: Duration,
+    },
     /// The child exited or its channel closed.
     ChildExited,
+    /// The last start failed: the child never became ready.
+    StartFailed,
     /// The child reported a panic and asked to be replaced.
     ChildRequested,
     /// The child broke the protocol.
@@ -50,7 +69,10 @@ impl RestartReason {
             RestartReason::Policy(name) => name,
             RestartReason::RssCeiling { .. } => "rss_ceiling",
             RestartReason::RssHardLimit { .. } => "rss_hard_limit",
+            RestartReason::MemoryLimit { .. } => "memory_limit",
+            RestartReason::CpuLimit { .. } => "cpu_limit",
             RestartReason::ChildExited => "child_exited",
+            RestartReason::StartFailed => "start_failed",
             RestartReason::ChildRequested => "child_requested",
             RestartReason::ProtocolViolation => "protocol_violation",
             RestartReason::ChannelLost => "channel_lost",
@@ -92,6 +114,10 @@ impl fmt::Display for RestartReason {
                     Rss::Bytes(*limit)
                 )
             }
+            RestartReason::MemoryLimit { limit, enforcer } => {
+                write!(f, " (over {}, {enforcer})", Rss::Bytes(*limit))
+            }
+            RestartReason::CpuLimit { limit } => write!(f, " (used {} of CPU time)", Span(*limit)),
             _ => Ok(()),
         }
     }

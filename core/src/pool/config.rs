@@ -1,8 +1,7 @@
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::policy::{RssCeiling, UnavailablePolicy, any};
+use crate::policy::{PolicyFactory, RssCeiling, UnavailablePolicy, any};
 use crate::worker::{WorkerBuilder, WorkerConfig};
 
 use super::{Pool, PoolError, SessionKey};
@@ -142,7 +141,8 @@ impl<K: SessionKey> PoolBuilder<K> {
         let mut worker = self.worker.build().map_err(PoolError::Worker)?;
         if let Some(ceiling) = self.worker_rss_ceiling {
             let ceiling = RssCeiling::new(ceiling).on_unavailable(self.ceiling_unavailable);
-            worker.policy = Arc::new(any(Arc::clone(&worker.policy), ceiling));
+            let inner = worker.policy.clone();
+            worker.policy = PolicyFactory::new(move || any(inner.make(), ceiling));
         }
         Ok(PoolConfig {
             worker,

@@ -40,7 +40,7 @@ pub enum FrameError {
         kind: FrameKind,
     },
     /// Reading the underlying stream failed.
-    #[error("reading frames failed")]
+    #[error("reading frames failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -65,6 +65,6 @@ pub enum EncodeError {
         len: usize,
     },
     /// The payload could not be serialized to JSON.
-    #[error("payload could not be serialized")]
+    #[error("the payload could not be serialized: {0}")]
     Json(#[source] serde_json::Error),
 }

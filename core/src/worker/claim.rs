@@ -46,7 +46,11 @@ impl Worker {
             (None, State::Ready(generation)) if generation.number != claim.generation => {
                 Some(StaleCause::Ended(RestartReason::ChannelLost))
             }
-            _ => self.retire_if_due(opening).await?.map(StaleCause::Ended),
+            (None, State::BackingOff(halt)) => Some(StaleCause::Ended(halt.reason())),
+            _ => self
+                .retire_if_due(opening)
+                .await?
+                .map(|next| StaleCause::Ended(next.reason())),
         };
         match cause {
             None => Ok(()),

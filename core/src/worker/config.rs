@@ -3,11 +3,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::policy::{Never, RestartPolicy};
+use crate::policy::{Never, PolicyFactory, RestartPolicy};
 use crate::transport::Transport;
 use crate::wire::{DEFAULT_MAX_FRAME, MIN_MAX_FRAME};
 
-use super::{Worker, WorkerError};
+use super::{Backoff, MemoryEnforcer, MemoryLimit, Worker, WorkerError};
 
 /// Everything a [`Worker`] needs to launch and supervise its children.
 ///
@@ -41,9 +41,16 @@ pub struct WorkerConfig {
     pub restart_limit: u32,
     /// The sliding window of `restart_limit`.
     pub restart_window: Duration,
-    /// Children failing right after start this many times in a row make the
-    /// worker refuse work with [`WorkerError::CrashLoop`].
+    /// Children failing before they take a request this many times in a
+    /// row make the worker back off ([`WorkerError::CrashLoop`]).
     pub crash_loop_limit: u32,
+    /// How long the worker waits before trying a fresh child once the
+    /// restart limit or the crash-loop guard tripped.
+    pub backoff: Backoff,
+    /// A memory limit the kernel enforces on each child, if any.
+    pub memory_limit: Option<MemoryLimit>,
+    /// A CPU-time limit the kernel enforces on each child, if any.
+    pub cpu_time_limit: Option<Duration>,
     /// Resident set size at which a running request is killed, if any.
     pub rss_hard_limit: Option<u64>,
     /// How often the resident set size is sampled during a request under a
@@ -53,8 +60,9 @@ pub struct WorkerConfig {
     pub max_frame: u32,
     /// Bytes of the child's stderr kept for error reports.
     pub stderr_capacity: usize,
-    /// Decides when to cycle the child between requests.
-    pub policy: Arc<dyn RestartPolicy>,
+    /// Makes each worker's restart policy, which decides when to cycle the
+    /// child between requests.
+    pub policy: PolicyFactory,
 }
 
 /// Builds a [`Worker`].
@@ -86,11 +94,14 @@ pub struct WorkerBuilder {
     restart_limit: u32,
     restart_window: Duration,
     crash_loop_limit: u32,
+    backoff: Backoff,
+    memory_limit: Option<MemoryLimit>,
+    cpu_time_limit: Option<Duration>,
     rss_hard_limit: Option<u64>,
     rss_sample_interval: Duration,
     max_frame: u32,
     stderr_capacity: usize,
-    policy: Arc<dyn RestartPolicy>,
+    policy: PolicyFactory,
 }
 
 impl WorkerBuilder {
@@ -110,11 +121,14 @@ impl WorkerBuilder {
             restart_limit: 16,
             restart_window: Duration::from_secs(60),
             crash_loop_limit: 3,
+            backoff: Backoff::default(),
+            memory_limit: None,
+            cpu_time_limit: None,
             rss_hard_limit: None,
             rss_sample_interval: Duration::from_millis(250),
             max_frame: DEFAULT_MAX_FRAME,
             stderr_capacity: 64 * 1024,
-            policy: Arc::new(Never),
+            policy: PolicyFactory::cloning(Never),
         }
     }
 
@@ -187,20 +201,103 @@ impl WorkerBuilder {
     }
 
     /// At most `limit` unplanned replacements (crashes, protocol
-    /// violations, timeouts) per sliding `window`; past it, requests fail
-    /// with [`WorkerError::RestartLimit`] until the window allows another.
-    /// Planned cycles (policy, explicit) do not count. Default: 16 per 60 s.
+    /// violations, timeouts, limits) per sliding `window`. Past it the
+    /// worker backs off (see [`backoff`](Self::backoff)): requests fail at
+    /// once with [`WorkerError::RestartLimit`], which says when the next
+    /// child starts, and the first request after the back-off starts one.
+    /// Planned cycles (policy, explicit) and retries after failed starts
+    /// do not count. Default: 16 per 60 s.
     pub fn restart_limit(mut self, limit: u32, window: Duration) -> Self {
         self.restart_limit = limit;
         self.restart_window = window;
         self
     }
 
-    /// After this many children in a row fail to start or fail their first
-    /// request, requests fail with [`WorkerError::CrashLoop`] until
-    /// [`Worker::cycle`](super::Worker::cycle) is called. Default: 3.
+    /// After this many children in a row fail before taking a request (the
+    /// spawn, the transport or the handshake failed, or they exited while
+    /// idle), the worker backs off: requests fail at once with
+    /// [`WorkerError::CrashLoop`], which carries the last failure and says
+    /// when the next child starts. A child that dies *during* a request,
+    /// even its first, is a request death and never counts here.
+    /// [`Worker::cycle`](super::Worker::cycle) tries again at once.
+    /// Default: 3.
     pub fn crash_loop_limit(mut self, limit: u32) -> Self {
         self.crash_loop_limit = limit;
+        self
+    }
+
+    /// How long to back off once the restart limit or the crash-loop guard
+    /// tripped: exponential with jitter, reset whenever a child finishes a
+    /// request. Default: [`Backoff::default`], 100 ms doubling up to 30 s,
+    /// up to 20 % shorter at random.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// A memory limit of `bytes` the kernel enforces on each child: a memory
+    /// cgroup of its own on Linux where one can be created (under the
+    /// parent's memory cgroup, or [`memory_limit_cgroup`](Self::memory_limit_cgroup)),
+    /// else the address-space limit (`RLIMIT_AS`) on Unix; a job object's
+    /// memory limit on Windows. A child it ends fails its request with
+    /// [`WorkerError::MemoryLimit`] naming the enforcer;
+    /// [`Worker::memory_enforcer`](super::Worker::memory_enforcer) tells
+    /// which one a running child has. The address-space limit counts
+    /// reserved address space, not resident memory: runtimes that reserve
+    /// large ranges up front need a generous figure. See
+    /// [`limits`](super::limits). Default: none.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(MemoryLimit {
+            bytes,
+            enforcer: self.memory_limit.as_ref().and_then(|limit| limit.enforcer),
+            cgroup_parent: self.memory_limit.and_then(|limit| limit.cgroup_parent),
+        });
+        self
+    }
+
+    /// Insists on `enforcer` for [`memory_limit`](Self::memory_limit)
+    /// instead of picking the best available; a child whose limit cannot be
+    /// set that way is not started ([`WorkerError::Limits`]). Default: the
+    /// best available.
+    pub fn memory_limit_enforcer(mut self, enforcer: MemoryEnforcer) -> Self {
+        if let Some(limit) = self.memory_limit.as_mut() {
+            limit.enforcer = Some(enforcer);
+        } else {
+            self.memory_limit = Some(MemoryLimit {
+                bytes: 0,
+                enforcer: Some(enforcer),
+                cgroup_parent: None,
+            });
+        }
+        self
+    }
+
+    /// Creates children's memory cgroups under `dir` (a cgroup directory
+    /// delegated to this process) instead of under the parent's own memory
+    /// cgroup. Linux only. Default: the parent's memory cgroup.
+    pub fn memory_limit_cgroup(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = Some(dir.into());
+        if let Some(limit) = self.memory_limit.as_mut() {
+            limit.cgroup_parent = dir;
+        } else {
+            self.memory_limit = Some(MemoryLimit {
+                bytes: 0,
+                enforcer: None,
+                cgroup_parent: dir,
+            });
+        }
+        self
+    }
+
+    /// A CPU-time limit the kernel enforces on each child (`RLIMIT_CPU`,
+    /// Unix only), rounded up to whole seconds. It counts the CPU time a
+    /// child uses over its whole life, across requests; the kernel sends
+    /// SIGXCPU when it is used up, and the request fails with
+    /// [`WorkerError::CpuLimit`]. Pair it with a restart policy such as
+    /// [`AfterRequests`](crate::policy::AfterRequests) to make it a budget
+    /// per so many requests. Default: none.
+    pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
+        self.cpu_time_limit = Some(limit);
         self
     }
 
@@ -235,9 +332,23 @@ impl WorkerBuilder {
         self
     }
 
-    /// The restart policy consulted before each request. Default: never cycle.
-    pub fn policy(mut self, policy: impl RestartPolicy) -> Self {
-        self.policy = Arc::new(policy);
+    /// The restart policy consulted before each request. Each worker built
+    /// from this configuration (each worker of a pool) gets a clone of its
+    /// own; pass an `Arc` to share one instance. Default: never cycle.
+    pub fn policy(mut self, policy: impl RestartPolicy + Clone) -> Self {
+        self.policy = PolicyFactory::cloning(policy);
+        self
+    }
+
+    /// Calls `make` for the restart policy of each worker built from this
+    /// configuration, so that each gets fresh state (and, for
+    /// [`AfterRequests`](crate::policy::AfterRequests), a fresh jitter
+    /// seed). Default: never cycle.
+    pub fn policy_with<P: RestartPolicy>(
+        mut self,
+        make: impl Fn() -> P + Send + Sync + 'static,
+    ) -> Self {
+        self.policy = PolicyFactory::new(make);
         self
     }
 
@@ -266,6 +377,27 @@ impl WorkerBuilder {
                 reason: "startup_timeout is zero",
             });
         }
+        match &self.memory_limit {
+            Some(limit) if limit.bytes == 0 => {
+                return Err(WorkerError::Config {
+                    reason: "memory_limit is zero or was not set before its enforcer or cgroup",
+                });
+            }
+            Some(MemoryLimit {
+                enforcer: Some(MemoryEnforcer::Sampler),
+                ..
+            }) => {
+                return Err(WorkerError::Config {
+                    reason: "the sampler is not a kernel enforcer: use rss_hard_limit",
+                });
+            }
+            _ => {}
+        }
+        if self.cpu_time_limit.is_some_and(|limit| limit.is_zero()) {
+            return Err(WorkerError::Config {
+                reason: "cpu_time_limit is zero",
+            });
+        }
         Ok(WorkerConfig {
             program: self.program,
             args: self.args,
@@ -280,6 +412,9 @@ impl WorkerBuilder {
             restart_limit: self.restart_limit,
             restart_window: self.restart_window,
             crash_loop_limit: self.crash_loop_limit,
+            backoff: self.backoff,
+            memory_limit: self.memory_limit,
+            cpu_time_limit: self.cpu_time_limit,
             rss_hard_limit: self.rss_hard_limit,
             rss_sample_interval: self.rss_sample_interval,
             max_frame: self.max_frame,

@@ -1,13 +1,15 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::describe::{During, Span};
 use crate::policy::RestartReason;
 use crate::rss::Rss;
 use crate::sink::SinkError;
 use crate::transport::TransportError;
 use crate::wire::{EncodeError, FrameError, FrameKind, RemoteError};
 
-use super::{ChildExit, StaleCause};
+use super::{ChildExit, MemoryEnforcer, StaleCause};
 
 /// Everything that can go wrong between the parent and a child.
 ///
@@ -24,7 +26,7 @@ pub enum WorkerError {
         reason: &'static str,
     },
     /// The child process could not be started.
-    #[error("could not start child {}", program.display())]
+    #[error("could not start child {}: {source}", program.display())]
     Spawn {
         /// The executable.
         program: PathBuf,
@@ -33,7 +35,7 @@ pub enum WorkerError {
         source: std::io::Error,
     },
     /// The transport could not connect to the child.
-    #[error("transport failed for generation {generation}")]
+    #[error("the transport failed for generation {generation}: {source}")]
     Transport {
         /// Child generation.
         generation: u64,
@@ -42,7 +44,7 @@ pub enum WorkerError {
         source: TransportError,
     },
     /// Spawn plus handshake took longer than the startup timeout.
-    #[error("generation {generation} did not finish its handshake within {timeout:?}")]
+    #[error("generation {generation} did not finish its handshake within {}", Span(*timeout))]
     StartupTimeout {
         /// Child generation.
         generation: u64,
@@ -74,7 +76,7 @@ pub enum WorkerError {
         stderr_tail: String,
     },
     /// The child sent bytes that are not a valid frame; the child was replaced.
-    #[error("generation {generation} broke the framing during {command:?}")]
+    #[error("generation {generation} broke the framing {}: {source}", During(command.as_deref()))]
     Frame {
         /// Command running at the time, if any.
         command: Option<String>,
@@ -90,7 +92,7 @@ pub enum WorkerError {
     },
     /// The child sent a well-formed frame that breaks the protocol at this
     /// point; the child was replaced.
-    #[error("generation {generation} sent an unexpected {kind} frame during {command:?}: {detail}")]
+    #[error("generation {generation} sent an unexpected {kind} frame {}: {detail}", During(command.as_deref()))]
     Protocol {
         /// Command running at the time, if any.
         command: Option<String>,
@@ -107,7 +109,7 @@ pub enum WorkerError {
     },
     /// A unary command emitted a row. The request was cancelled and
     /// drained; the child stays warm.
-    #[error("command {command} is unary but emitted a row on stream {stream:?}")]
+    #[error("command \"{command}\" is unary but emitted a row on stream \"{stream}\"")]
     UnexpectedRow {
         /// Command name.
         command: String,
@@ -116,7 +118,7 @@ pub enum WorkerError {
     },
     /// The child closed its channel before the request ended and could not
     /// be reaped, so its exit is unknown; the child was killed.
-    #[error("generation {generation} closed its channel during {command:?}")]
+    #[error("generation {generation} closed its channel {}", During(command.as_deref()))]
     ChannelClosed {
         /// Command running at the time, if any.
         command: Option<String>,
@@ -128,7 +130,7 @@ pub enum WorkerError {
         stderr_tail: String,
     },
     /// The child exited or closed its channel before the request ended.
-    #[error("generation {generation} {exit} during {command:?}")]
+    #[error("generation {generation} {exit} {}", During(command.as_deref()))]
     ChildExited {
         /// Command running at the time, if any.
         command: Option<String>,
@@ -142,7 +144,7 @@ pub enum WorkerError {
         stderr_tail: String,
     },
     /// The child ended the request with a typed error.
-    #[error("command {command} failed in generation {generation}")]
+    #[error("command \"{command}\" failed in generation {generation}: {source}")]
     Remote {
         /// Command name.
         command: String,
@@ -156,7 +158,7 @@ pub enum WorkerError {
     },
     /// A row did not decode into the caller's row type. The request was
     /// cancelled and drained; the child stays warm.
-    #[error("row {seq} of stream {stream:?} of command {command} does not decode")]
+    #[error("row {seq} of stream \"{stream}\" of command \"{command}\" does not decode: {source}")]
     RowDecode {
         /// Command name.
         command: String,
@@ -171,7 +173,7 @@ pub enum WorkerError {
         source: serde_json::Error,
     },
     /// The response or summary did not decode into the caller's type.
-    #[error("the output of command {command} does not decode")]
+    #[error("the output of command \"{command}\" does not decode: {source}")]
     OutputDecode {
         /// Command name.
         command: String,
@@ -182,7 +184,7 @@ pub enum WorkerError {
         source: serde_json::Error,
     },
     /// A sink refused an item. The request was cancelled and drained.
-    #[error("the sink for command {command} failed")]
+    #[error("the sink for command \"{command}\" failed: {source}")]
     Sink {
         /// Command name.
         command: String,
@@ -194,7 +196,7 @@ pub enum WorkerError {
     },
     /// The child's per-stream row counts disagree with the rows delivered.
     #[error(
-        "command {command}: child reports {reported} rows on stream {stream:?}, {delivered} were delivered"
+        "command \"{command}\": the child reports {reported} rows on stream \"{stream}\", {delivered} were delivered"
     )]
     SummaryMismatch {
         /// Command name.
@@ -209,7 +211,7 @@ pub enum WorkerError {
         rows_delivered: u64,
     },
     /// The request could not be encoded; nothing was sent.
-    #[error("request for command {command} could not be encoded")]
+    #[error("the request for command \"{command}\" could not be encoded: {source}")]
     Encode {
         /// Command name.
         command: String,
@@ -218,7 +220,7 @@ pub enum WorkerError {
         source: EncodeError,
     },
     /// Writing to the child failed; the child was replaced.
-    #[error("writing to generation {generation} failed")]
+    #[error("writing to generation {generation} failed: {source}")]
     Write {
         /// Child generation.
         generation: u64,
@@ -227,7 +229,7 @@ pub enum WorkerError {
         source: std::io::Error,
     },
     /// The request passed its timeout; the child was killed and replaced.
-    #[error("command {command} timed out after {timeout:?} in generation {generation}")]
+    #[error("command \"{command}\" timed out after {} in generation {generation}", Span(*timeout))]
     Timeout {
         /// Command name.
         command: String,
@@ -242,7 +244,7 @@ pub enum WorkerError {
     },
     /// The caller cancelled the request and the child stopped in time; the
     /// child stays warm.
-    #[error("command {command} was cancelled in generation {generation}")]
+    #[error("command \"{command}\" was cancelled in generation {generation}")]
     Cancelled {
         /// Command name.
         command: String,
@@ -255,7 +257,7 @@ pub enum WorkerError {
     /// be delivered) and the child did not end it within the grace period;
     /// the child was killed and replaced.
     #[error(
-        "command {command} did not stop within {grace:?} of its cancellation; generation {generation} was killed"
+        "command \"{command}\" did not stop within {} of its cancellation; generation {generation} was killed", Span(*grace)
     )]
     CancelForced {
         /// Command name.
@@ -269,42 +271,100 @@ pub enum WorkerError {
         /// The end of the child's stderr.
         stderr_tail: String,
     },
-    /// Too many unplanned replacements in the sliding window; no child was
-    /// started.
-    #[error("{limit} replacements within {window:?}: refusing work for {retry_after:?}")]
+    /// Too many unplanned replacements in the sliding window: the worker
+    /// backs off and starts no child until `retry_after` has passed; then
+    /// the next request tries a fresh child by itself.
+    #[error(
+        "{limit} unplanned replacements within {}, the last after {reason}: backing off, the next child starts in {}",
+        Span(*window),
+        Span(*retry_after)
+    )]
     RestartLimit {
         /// The limit.
         limit: u32,
         /// The window.
         window: Duration,
-        /// When the window next allows a replacement.
+        /// Why the last child ended.
+        reason: RestartReason,
+        /// How long until the worker tries a fresh child.
         retry_after: Duration,
     },
-    /// Children keep failing right after start; the worker refuses work
-    /// until [`Worker::cycle`](super::Worker::cycle) is called.
-    #[error("{attempts} children in a row failed right after start; last: {cause}")]
+    /// Children kept failing before they took a request (the spawn, the
+    /// transport or the handshake failed, or they exited first): the worker
+    /// backs off and starts no child until `retry_after` has passed; then
+    /// the next request tries a fresh child by itself.
+    /// [`Worker::cycle`](super::Worker::cycle) tries at once.
+    #[error(
+        "{attempts} children in a row failed before taking a request: backing off, the next child starts in {}; the last failure: {last}",
+        Span(*retry_after)
+    )]
     CrashLoop {
-        /// Failures in a row.
+        /// Start-up failures in a row.
         attempts: u32,
-        /// The last failure, with the child's stderr tail if there was one.
-        cause: String,
+        /// How long until the worker tries a fresh child.
+        retry_after: Duration,
+        /// The last start-up failure.
+        last: Arc<WorkerError>,
     },
-    /// The child passed the hard RSS limit during the request; it was
-    /// killed and replaced.
-    #[error("command {command}: generation {generation} reached {} resident, over the {} hard limit", Rss::Bytes(*rss), Rss::Bytes(*limit))]
+    /// The child passed a memory limit during the request and was ended:
+    /// sampled by the parent ([`rss_hard_limit`]) or enforced by the
+    /// kernel ([`memory_limit`]).
+    ///
+    /// [`rss_hard_limit`]: super::WorkerBuilder::rss_hard_limit
+    /// [`memory_limit`]: super::WorkerBuilder::memory_limit
+    #[error(
+        "command \"{command}\": generation {generation} passed its {} memory limit{}, {enforcer}",
+        Rss::Bytes(*limit),
+        resident(*rss)
+    )]
     MemoryLimit {
         /// Command name.
         command: String,
         /// Child generation.
         generation: u64,
-        /// The sample over the limit, in bytes.
-        rss: u64,
         /// The limit, in bytes.
         limit: u64,
-        /// Rows delivered before the kill (tentative).
+        /// The sample over the limit when the parent sampled it;
+        /// `Unavailable` when the kernel enforced the limit.
+        rss: Rss,
+        /// What enforced the limit.
+        enforcer: MemoryEnforcer,
+        /// Rows delivered before the end (tentative).
         rows_delivered: u64,
         /// The end of the child's stderr.
         stderr_tail: String,
+    },
+    /// The child used up its CPU-time limit ([`cpu_time_limit`]) and the
+    /// kernel ended it.
+    ///
+    /// [`cpu_time_limit`]: super::WorkerBuilder::cpu_time_limit
+    #[error(
+        "command \"{command}\": generation {generation} used up its CPU-time limit of {}",
+        Span(*limit)
+    )]
+    CpuLimit {
+        /// Command name.
+        command: String,
+        /// Child generation.
+        generation: u64,
+        /// The limit.
+        limit: Duration,
+        /// Rows delivered before the end (tentative).
+        rows_delivered: u64,
+        /// The end of the child's stderr.
+        stderr_tail: String,
+    },
+    /// The kernel limits asked for could not be set up for a child; it was
+    /// not started.
+    #[error("could not set up the kernel limits of generation {generation}: {what}: {source}")]
+    Limits {
+        /// Child generation.
+        generation: u64,
+        /// What was being done.
+        what: &'static str,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
     },
     /// A fresh child was already over its restart policy's RSS ceiling right
     /// after start, so cycling cannot help. Reported once; that child then
@@ -350,6 +410,7 @@ impl WorkerError {
             | WorkerError::Cancelled { rows_delivered, .. }
             | WorkerError::CancelForced { rows_delivered, .. }
             | WorkerError::MemoryLimit { rows_delivered, .. }
+            | WorkerError::CpuLimit { rows_delivered, .. }
             | WorkerError::SummaryMismatch { rows_delivered, .. } => *rows_delivered,
             _ => 0,
         }
@@ -366,9 +427,18 @@ impl WorkerError {
             | WorkerError::Timeout { stderr_tail, .. }
             | WorkerError::CancelForced { stderr_tail, .. }
             | WorkerError::MemoryLimit { stderr_tail, .. }
+            | WorkerError::CpuLimit { stderr_tail, .. }
             | WorkerError::Frame { stderr_tail, .. }
             | WorkerError::ChildExited { stderr_tail, .. } => Some(stderr_tail),
             _ => None,
         }
+    }
+}
+
+/// `, resident N` when the parent sampled the figure.
+fn resident(rss: Rss) -> String {
+    match rss {
+        Rss::Bytes(_) => format!(" (resident {rss})"),
+        Rss::Unavailable => String::new(),
     }
 }

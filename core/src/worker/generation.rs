@@ -35,6 +35,10 @@ pub(crate) struct Generation {
     pub(crate) requests: u64,
     /// Session opens served by this generation.
     pub(crate) session_opens: u64,
+    /// Rows delivered from this generation.
+    pub(crate) rows: u64,
+    /// Frame bytes received from this generation.
+    pub(crate) bytes_received: u64,
     /// Samples the child's resident set size.
     pub(crate) rss: RssSampler,
     /// The resident set size right after the handshake.
@@ -74,7 +78,7 @@ impl Generation {
     /// Spawns generation `number` and completes the handshake within the
     /// startup timeout.
     pub(crate) async fn start(config: &WorkerConfig, number: u64) -> Result<Self, WorkerError> {
-        let (process, mut pipes, connector) = Process::spawn(config, number)?;
+        let (mut process, mut pipes, connector) = Process::spawn(config, number)?;
         let handshake =
             async {
                 let connection = connector.connect(&mut pipes).await.map_err(|source| {
@@ -85,7 +89,19 @@ impl Generation {
                 })?;
                 handshake(config, number, connection).await
             };
-        let outcome = tokio::time::timeout(config.startup_timeout, handshake).await;
+        // A child that exits first is noticed at once, whatever the
+        // transport waits for (a socket connection, say).
+        let started = async {
+            tokio::select! {
+                shaken = handshake => shaken,
+                () = process.exited() => Err(WorkerError::Handshake {
+                    generation: number,
+                    detail: "the child exited before its handshake".to_owned(),
+                    stderr_tail: String::new(),
+                }),
+            }
+        };
+        let outcome = tokio::time::timeout(config.startup_timeout, started).await;
         match outcome {
             Ok(Ok((info, encoder, reader, writer))) => {
                 let now = Instant::now();
@@ -98,6 +114,8 @@ impl Generation {
                     last_used: now,
                     requests: 0,
                     session_opens: 0,
+                    rows: 0,
+                    bytes_received: 0,
                     rss,
                     startup_rss,
                     exempt: None,
@@ -130,6 +148,11 @@ impl Generation {
         self.out.clear();
         result?;
         self.writer.flush().await
+    }
+
+    /// What enforces the child's kernel memory limit, if one is set.
+    pub(crate) fn memory_enforcer(&self) -> Option<super::MemoryEnforcer> {
+        self.process.memory_enforcer()
     }
 
     /// The child's process id.
@@ -281,6 +304,15 @@ fn with_startup_context(err: WorkerError, ended: Ended) -> WorkerError {
             child,
             stderr_tail: ended.stderr_tail,
         },
+        // The hello could not be written: the child is gone or not reading.
+        WorkerError::Write { generation, source } => with_startup_context(
+            WorkerError::Handshake {
+                generation,
+                detail: format!("the hello could not be sent: {source}"),
+                stderr_tail: String::new(),
+            },
+            ended,
+        ),
         WorkerError::Handshake {
             generation, detail, ..
         } => {

@@ -9,6 +9,7 @@
 //!
 //! [`BlockingWorker`] serves callers without an async runtime.
 
+mod backoff;
 mod blocking;
 mod claim;
 mod config;
@@ -17,9 +18,11 @@ mod exchange;
 mod exit;
 mod generation;
 mod intensity;
+pub mod limits;
 mod process;
 mod reader;
 mod request;
+mod restart;
 mod rows;
 mod settle;
 mod shutdown;
@@ -27,12 +30,14 @@ mod stats;
 mod stderr;
 mod supervisor;
 
+pub use backoff::Backoff;
 pub use blocking::BlockingWorker;
 pub(crate) use claim::Claim;
 pub use claim::StaleCause;
 pub use config::{WorkerBuilder, WorkerConfig};
 pub use error::WorkerError;
 pub use exit::{ChildExit, Oom};
+pub use limits::{LimitHit, MemoryEnforcer, MemoryLimit};
 pub use request::{Request, StreamSummary};
 pub use shutdown::{ShutdownReport, ShutdownStep};
 pub use stats::WorkerStats;

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::policy::RestartReason;
+use crate::rss::Rss;
 use crate::wire::{Frame, FrameKind, Success};
 
 use super::exchange::{Broken, Finished, Outcome};
@@ -14,7 +15,7 @@ use super::process::Ended;
 use super::request::StreamSummary;
 use super::rows::Spoiled;
 use super::supervisor::State;
-use super::{Worker, WorkerError};
+use super::{ChildExit, LimitHit, MemoryEnforcer, Worker, WorkerConfig, WorkerError};
 
 impl Worker {
     /// Turns a finished exchange into the caller's result.
@@ -154,6 +155,14 @@ impl Worker {
         let name = command.to_owned();
         let command = Some(name.clone());
         let (reason, error) = match (broken, exit) {
+            (Broken::Eof | Broken::Write(_), Some(exit)) if exit.limit.is_some() => limit_error(
+                &self.config,
+                name,
+                generation,
+                exit,
+                rows_delivered,
+                stderr_tail,
+            ),
             (Broken::Eof | Broken::Write(_), Some(exit)) => (
                 RestartReason::ChildExited,
                 WorkerError::ChildExited {
@@ -223,8 +232,9 @@ impl Worker {
                 WorkerError::MemoryLimit {
                     command: name,
                     generation,
-                    rss,
                     limit,
+                    rss: Rss::Bytes(rss),
+                    enforcer: MemoryEnforcer::Sampler,
                     rows_delivered,
                     stderr_tail,
                 },
@@ -249,6 +259,53 @@ impl Worker {
             State::Ready(generation) => generation.kill().await.stderr_tail,
             _ => String::new(),
         }
+    }
+}
+
+/// The reason and error for a child a kernel limit ended during a request.
+fn limit_error(
+    config: &WorkerConfig,
+    command: String,
+    generation: u64,
+    exit: ChildExit,
+    rows_delivered: u64,
+    stderr_tail: String,
+) -> (RestartReason, WorkerError) {
+    let cpu = config.cpu_time_limit;
+    let memory = config.memory_limit.as_ref().map(|limit| limit.bytes);
+    match (exit.limit, cpu, memory) {
+        (Some(LimitHit::CpuTime), Some(limit), _) => (
+            RestartReason::CpuLimit { limit },
+            WorkerError::CpuLimit {
+                command,
+                generation,
+                limit,
+                rows_delivered,
+                stderr_tail,
+            },
+        ),
+        (Some(LimitHit::Memory { enforcer }), _, Some(limit)) => (
+            RestartReason::MemoryLimit { limit, enforcer },
+            WorkerError::MemoryLimit {
+                command,
+                generation,
+                limit,
+                rss: Rss::Unavailable,
+                enforcer,
+                rows_delivered,
+                stderr_tail,
+            },
+        ),
+        _ => (
+            RestartReason::ChildExited,
+            WorkerError::ChildExited {
+                command: Some(command),
+                generation,
+                exit,
+                rows_delivered,
+                stderr_tail,
+            },
+        ),
     }
 }
 

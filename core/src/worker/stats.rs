@@ -25,6 +25,15 @@ pub struct WorkerStats {
     pub backpressure_waits: u64,
     /// Restarts by the stable name of their reason.
     pub restarts_by_reason: BTreeMap<&'static str, u64>,
+    /// Requests that ended their child (a crash, a timeout, a protocol
+    /// violation, a limit, a panic), by command name.
+    pub request_deaths: BTreeMap<String, u64>,
+    /// Children that failed before taking a request: the spawn, the
+    /// transport or the handshake failed, or they exited first.
+    pub start_failures: u64,
+    /// Times a guard (the crash-loop guard or the restart limit) tripped
+    /// and the worker backed off.
+    pub backoffs: u64,
     /// The child's resident set size at the last sample (before each
     /// request, and during requests under a hard limit).
     pub rss: Rss,
@@ -40,6 +49,26 @@ impl WorkerStats {
 }
 
 impl WorkerStats {
+    /// Adds `other`'s counters to these (the RSS figures and generation
+    /// are left alone).
+    pub(crate) fn add(&mut self, other: &WorkerStats) {
+        self.requests_ok += other.requests_ok;
+        self.requests_failed += other.requests_failed;
+        self.rows += other.rows;
+        self.bytes_received += other.bytes_received;
+        self.bytes_sent += other.bytes_sent;
+        self.backpressure_waits += other.backpressure_waits;
+        self.restarts += other.restarts;
+        self.start_failures += other.start_failures;
+        self.backoffs += other.backoffs;
+        for (reason, count) in &other.restarts_by_reason {
+            *self.restarts_by_reason.entry(reason).or_default() += count;
+        }
+        for (command, count) in &other.request_deaths {
+            *self.request_deaths.entry(command.clone()).or_default() += count;
+        }
+    }
+
     /// Records a sample in `rss` and `peak_rss`.
     pub(crate) fn record_rss(&mut self, rss: Rss) {
         self.rss = rss;

@@ -1,4 +1,9 @@
 //! The worker: a state machine over child generations.
+//!
+//! The states and every transition between them are drawn in
+//! `docs/lifecycle.md`. Starting the next generation, and the guards that
+//! may refuse to, live in `restart.rs`; how a request's end becomes the
+//! caller's result, in `settle.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,23 +19,29 @@ use crate::policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 use crate::rss::Rss;
 use crate::wire::ChildInfo;
 
-use super::exchange::{Broken, Extras, exchange};
+use super::exchange::{Extras, exchange};
 use super::generation::{Generation, Idle};
 use super::intensity::Intensity;
 use super::process::Ended;
 use super::request::{Request, StreamSummary};
+use super::restart::{Halt, Next};
 use super::rows::RowHandler;
-use super::{ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError, WorkerStats};
+use super::{
+    MemoryEnforcer, ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError,
+    WorkerStats,
+};
 
 /// Where a worker stands between requests.
 pub(super) enum State {
+    /// No child was started yet; the next request starts the first.
+    Unstarted,
     /// A child is running and its channel is consistent.
     Ready(Box<Generation>),
     /// The last child ended; the next request starts a new generation.
     Down(RestartReason),
-    /// Children kept failing right after start; requests are refused until
-    /// an explicit cycle.
-    CrashLoop { attempts: u32, cause: String },
+    /// A guard tripped: no child starts before the back-off ends; then the
+    /// next request starts one.
+    BackingOff(Box<Halt>),
     /// Shut down; every request is refused.
     Closed,
 }
@@ -50,8 +61,10 @@ pub struct Worker {
     pub(super) state: State,
     pub(super) stats: WorkerStats,
     pub(super) intensity: Intensity,
+    /// This worker's own restart policy instance.
+    policy: Arc<dyn RestartPolicy>,
     /// An error to report on the next request instead of running it.
-    pending: Option<WorkerError>,
+    pub(super) pending: Option<WorkerError>,
     next_request: u64,
     /// Where generation numbers come from when they are shared with other
     /// workers (in a pool); otherwise they count from 1 per worker.
@@ -66,37 +79,33 @@ impl Worker {
 
     /// Starts the first generation from a checked configuration.
     pub async fn start(config: WorkerConfig) -> Result<Self, WorkerError> {
-        Self::start_numbered(config, None).await
+        let mut worker = Self::unstarted(config, None);
+        worker.ready(false).await?;
+        Ok(worker)
     }
 
-    /// Starts the first generation, numbering generations from `numbering`
-    /// when given, so that numbers are unique across the workers sharing it.
-    pub(crate) async fn start_numbered(
-        config: WorkerConfig,
-        numbering: Option<Arc<AtomicU64>>,
-    ) -> Result<Self, WorkerError> {
-        let number = next_number(numbering.as_deref(), 0);
-        let generation = Generation::start(&config, number).await?;
-        let stats = WorkerStats {
-            generation: number,
-            ..WorkerStats::default()
-        };
+    /// A worker that starts its first child on its first request (or
+    /// [`ready`](Self::ready)), numbering generations from `numbering`
+    /// when given, so that numbers are unique across the workers sharing
+    /// it.
+    pub(crate) fn unstarted(config: WorkerConfig, numbering: Option<Arc<AtomicU64>>) -> Self {
         let intensity = Intensity::new(
             config.restart_limit,
             config.restart_window,
             config.crash_loop_limit,
+            config.backoff,
         );
-        let mut worker = Self {
+        let policy = config.policy.make();
+        Self {
             config,
-            state: State::Down(RestartReason::Explicit),
-            stats,
+            state: State::Unstarted,
+            stats: WorkerStats::default(),
             intensity,
+            policy,
             pending: None,
             next_request: 1,
             numbering,
-        };
-        worker.admit(generation);
-        Ok(worker)
+        }
     }
 
     /// A request for `command`, to configure before running it.
@@ -147,7 +156,8 @@ impl Worker {
         &self.stats
     }
 
-    /// The number of the current (or last) generation.
+    /// The number of the current (or last) generation; 0 before the first
+    /// start.
     pub fn generation(&self) -> u64 {
         self.stats.generation
     }
@@ -157,21 +167,43 @@ impl Worker {
         &self.config
     }
 
+    /// What enforces the current child's kernel memory limit, if one is set
+    /// ([`WorkerBuilder::memory_limit`](super::WorkerBuilder::memory_limit))
+    /// and a child is running.
+    pub fn memory_enforcer(&self) -> Option<MemoryEnforcer> {
+        match &self.state {
+            State::Ready(generation) => generation.memory_enforcer(),
+            _ => None,
+        }
+    }
+
+    /// When the worker will next try a fresh child, if it is backing off
+    /// after a guard tripped.
+    pub fn backing_off_until(&self) -> Option<Instant> {
+        match &self.state {
+            State::BackingOff(halt) => Some(halt.until),
+            _ => None,
+        }
+    }
+
     /// Replaces the child now: shuts the current one down gracefully and
-    /// starts the next generation. Also the way out of a crash loop.
+    /// starts the next generation. Also the way out of a back-off at once:
+    /// the crash-loop streak and the back-off are forgotten.
     pub async fn cycle(&mut self) -> Result<(), WorkerError> {
-        match std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
+        let next = match std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
             State::Ready(generation) => {
-                self.intensity.reset_streak();
                 self.end_gracefully(*generation).await;
+                Next::Replace(RestartReason::Explicit)
             }
             State::Closed => {
                 self.state = State::Closed;
                 return Err(WorkerError::Closed);
             }
-            State::Down(_) | State::CrashLoop { .. } => self.intensity.reset_streak(),
-        }
-        self.ready(false).await
+            State::Unstarted => Next::First,
+            State::Down(_) | State::BackingOff(_) => Next::Replace(RestartReason::Explicit),
+        };
+        self.intensity.reset();
+        self.start_next(next).await
     }
 
     /// Shuts the worker down: sends the shutdown frame, waits up to the
@@ -204,16 +236,16 @@ impl Worker {
     pub(crate) async fn ready(&mut self, opening: bool) -> Result<(), WorkerError> {
         match self.retire_if_due(opening).await? {
             None => Ok(()),
-            Some(reason) => self.replace(reason).await,
+            Some(next) => self.start_next(next).await,
         }
     }
 
     /// Ends the current generation if it must go. `None` when it is usable,
-    /// otherwise why the worker is down.
+    /// otherwise what must start next. Refuses while closed or backing off.
     pub(super) async fn retire_if_due(
         &mut self,
         opening: bool,
-    ) -> Result<Option<RestartReason>, WorkerError> {
+    ) -> Result<Option<Next>, WorkerError> {
         // Until a generation is ready again the worker is down, also if this
         // future is dropped midway.
         let reason = match std::mem::replace(
@@ -224,13 +256,20 @@ impl Worker {
                 self.state = State::Closed;
                 return Err(WorkerError::Closed);
             }
-            State::CrashLoop { attempts, cause } => {
-                let error = WorkerError::CrashLoop {
-                    attempts,
-                    cause: cause.clone(),
-                };
-                self.state = State::CrashLoop { attempts, cause };
-                return Err(error);
+            State::Unstarted => {
+                self.state = State::Unstarted;
+                return Ok(Some(Next::First));
+            }
+            State::BackingOff(halt) => {
+                let now = Instant::now();
+                if now < halt.until {
+                    let error = halt.error(&self.config, now);
+                    self.state = State::BackingOff(halt);
+                    return Err(error);
+                }
+                let reason = halt.reason();
+                self.state = State::Down(reason.clone());
+                return Ok(Some(Next::AfterBackoff(reason)));
             }
             State::Down(reason) => reason,
             State::Ready(mut generation) => match self.must_go(&mut generation, opening) {
@@ -243,9 +282,21 @@ impl Worker {
                     reason
                 }
                 Some((reason, Idle::Gone)) => {
+                    let untried = generation.requests == 0;
+                    let number = generation.number;
                     let ended = generation.reap().await;
-                    tracing::warn!(generation = self.stats.generation, exit = ?ended.exit, "child exited while idle");
-                    reason
+                    tracing::warn!(generation = number, exit = ?ended.exit, "child exited while idle");
+                    if !untried {
+                        reason
+                    } else {
+                        // It never took a request: a start-up failure.
+                        let error = self.start_failed(ended_while_idle(number, ended));
+                        if matches!(self.state, State::BackingOff(_)) {
+                            return Err(error);
+                        }
+                        tracing::warn!(%error, "a child failed before its first request");
+                        RestartReason::StartFailed
+                    }
                 }
                 Some((reason, Idle::Abandoned | Idle::Stray)) => {
                     let ended = generation.kill().await;
@@ -255,7 +306,7 @@ impl Worker {
             },
         };
         self.state = State::Down(reason.clone());
-        Ok(Some(reason))
+        Ok(Some(Next::Replace(reason)))
     }
 
     /// Why the current generation must be replaced before the next request,
@@ -270,7 +321,7 @@ impl Worker {
                 let mut facts = facts(generation);
                 facts.opening_session = opening;
                 self.stats.record_rss(facts.rss);
-                match decide(self.config.policy.as_ref(), facts, generation.exempt) {
+                match decide(self.policy.as_ref(), facts, generation.exempt) {
                     Decision::Keep => None,
                     Decision::Cycle(reason) => Some((reason, Idle::Usable)),
                 }
@@ -284,14 +335,14 @@ impl Worker {
     /// Makes a freshly started generation the current one. A child that is
     /// already over its RSS ceiling cannot be helped by cycling: it gets one
     /// error, reported on the next request, and is no longer cycled for it.
-    fn admit(&mut self, mut generation: Generation) {
+    pub(super) fn admit(&mut self, mut generation: Generation) {
         let mut fresh = facts(&mut generation);
         // Judge the child by the figure the error will quote: its RSS right
         // after the handshake, not a second sample that may have grown.
         fresh.rss = generation.startup_rss;
         self.stats.record_rss(fresh.rss);
         if let Decision::Cycle(reason @ RestartReason::RssCeiling { .. }) =
-            self.config.policy.decide(&fresh)
+            self.policy.decide(&fresh)
         {
             tracing::error!(generation = generation.number, %reason, "over budget right after start");
             generation.exempt = Some(reason.name());
@@ -316,67 +367,13 @@ impl Worker {
         }
     }
 
-    /// Starts the next generation, within the restart limit and the crash
-    /// loop guard.
-    async fn replace(&mut self, reason: RestartReason) -> Result<(), WorkerError> {
-        // A report about the child being replaced no longer applies.
-        self.pending = None;
-        let now = Instant::now();
-        if !reason.is_planned() {
-            if let Err(retry_after) = self.intensity.admit(now) {
-                self.state = State::Down(reason);
-                return Err(WorkerError::RestartLimit {
-                    limit: self.config.restart_limit,
-                    window: self.config.restart_window,
-                    retry_after,
-                });
-            }
-            self.intensity.replaced(now);
+    /// The number of the next generation: from the shared counter when
+    /// there is one, else the one after the current.
+    pub(super) fn next_number(&self) -> u64 {
+        match &self.numbering {
+            Some(counter) => counter.fetch_add(1, Ordering::Relaxed) + 1,
+            None => self.stats.generation + 1,
         }
-        self.state = State::Down(reason.clone());
-        let number = next_number(self.numbering.as_deref(), self.stats.generation);
-        self.stats.generation = number;
-        self.stats.restarts += 1;
-        *self
-            .stats
-            .restarts_by_reason
-            .entry(reason.name())
-            .or_default() += 1;
-        match Generation::start(&self.config, number).await {
-            Ok(generation) => {
-                tracing::info!(
-                    generation = number,
-                    reason = reason.name(),
-                    "child replaced"
-                );
-                self.admit(generation);
-                Ok(())
-            }
-            Err(error) => Err(self.failed_early(error)),
-        }
-    }
-
-    /// Counts a child that failed at or right after start; past the limit
-    /// the worker enters the crash loop state.
-    pub(super) fn failed_early(&mut self, error: WorkerError) -> WorkerError {
-        let Some(attempts) = self.intensity.failed_early() else {
-            return error;
-        };
-        let mut cause = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(inner) = source {
-            cause = format!("{cause}: {inner}");
-            source = inner.source();
-        }
-        if let Some(tail) = error.stderr_tail().filter(|tail| !tail.is_empty()) {
-            cause = format!("{cause}; stderr: {}", tail.trim_end());
-        }
-        tracing::error!(attempts, %cause, "crash loop: refusing work until an explicit cycle");
-        self.state = State::CrashLoop {
-            attempts,
-            cause: cause.clone(),
-        };
-        WorkerError::CrashLoop { attempts, cause }
     }
 
     /// Runs one request on the current generation and settles its outcome.
@@ -410,7 +407,6 @@ impl Worker {
             return Err(WorkerError::Closed);
         };
         let span = tracing::info_span!("request", command, generation = generation.number, request);
-        let first_request = generation.requests == 0;
         if let Err(source) = generation
             .encoder
             .request(&mut generation.out, request, command, args)
@@ -427,36 +423,43 @@ impl Worker {
         let result = exchange(generation, request, rows, extras, &mut bytes)
             .instrument(span)
             .await;
+        let delivered = rows.delivered();
+        generation.bytes_received += bytes;
+        generation.rows += delivered;
+        // Whatever happens now, this child got as far as taking a request.
+        self.intensity.took_request();
         self.stats.bytes_received += bytes;
         self.stats.backpressure_waits += extras.backpressure_waits;
         if let Some(rss) = extras.last_rss {
             self.stats.record_rss(rss);
         }
-        let delivered = rows.delivered();
         let outcome = match result {
             Ok(finished) => self.settle(command, finished, delivered, started).await,
             Err(broken) => {
-                // Slow first requests are not a crash loop.
-                let early =
-                    first_request && !matches!(broken, Broken::Timeout | Broken::GraceExpired);
                 let limits = (extras.timeout, extras.cancel_grace);
-                let error = self.retire(command, broken, delivered, limits).await;
-                if early {
-                    Err(self.failed_early(error))
-                } else {
-                    Err(error)
-                }
+                Err(self.retire(command, broken, delivered, limits).await)
             }
         };
         self.stats.rows += delivered;
-        match &outcome {
-            Ok(_) => {
-                self.stats.requests_ok += 1;
+        match &mut self.state {
+            State::Ready(generation) => {
+                // The child finished the request and lives.
                 self.intensity.served();
-                if let (true, State::Ready(generation)) = (extras.opens_session, &mut self.state) {
+                if outcome.is_ok() && extras.opens_session {
                     generation.session_opens += 1;
                 }
             }
+            _ => {
+                // The request ended its child.
+                *self
+                    .stats
+                    .request_deaths
+                    .entry(command.to_owned())
+                    .or_default() += 1;
+            }
+        }
+        match &outcome {
+            Ok(_) => self.stats.requests_ok += 1,
             Err(error) => {
                 self.stats.requests_failed += 1;
                 if let (WorkerError::Cancelled { .. }, Some(claim)) = (error, &mut extras.claim) {
@@ -473,11 +476,6 @@ impl Worker {
             State::Ready(generation) => generation.startup_rss,
             _ => Rss::Unavailable,
         }
-    }
-
-    /// Whether the worker refuses work until an explicit cycle.
-    pub(crate) fn is_crash_looping(&self) -> bool {
-        matches!(self.state, State::CrashLoop { .. })
     }
 
     /// The process id of the current child, if one is running.
@@ -528,6 +526,25 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+/// The error of a child that exited while idle before its first request.
+fn ended_while_idle(generation: u64, ended: Ended) -> WorkerError {
+    match ended.exit {
+        Some(exit) => WorkerError::ChildExited {
+            command: None,
+            generation,
+            exit,
+            rows_delivered: 0,
+            stderr_tail: ended.stderr_tail,
+        },
+        None => WorkerError::ChannelClosed {
+            command: None,
+            generation,
+            rows_delivered: 0,
+            stderr_tail: ended.stderr_tail,
+        },
+    }
+}
+
 /// The policy's decision. For a generation exempt from an RSS reason (it
 /// was over its ceiling right after start), the RSS figure is hidden from
 /// the policy, so its other rules still apply and RSS rules cannot cycle it.
@@ -555,19 +572,12 @@ fn decide(
     }
 }
 
-/// The number of the next generation: from the shared counter when there is
-/// one, else the one after `current`.
-fn next_number(shared: Option<&AtomicU64>, current: u64) -> u64 {
-    match shared {
-        Some(counter) => counter.fetch_add(1, Ordering::Relaxed) + 1,
-        None => current + 1,
-    }
-}
-
 /// The facts a policy decides on, with a fresh RSS sample.
 fn facts(generation: &mut Generation) -> GenerationFacts {
     let mut facts = GenerationFacts::new(generation.number);
     facts.requests = generation.requests;
+    facts.rows = generation.rows;
+    facts.bytes_received = generation.bytes_received;
     facts.age = generation.ready_at.elapsed();
     facts.idle = generation.last_used.elapsed();
     facts.session_opens = generation.session_opens;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::process::ExitStatus;
 
+use super::LimitHit;
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -33,6 +35,11 @@ pub enum Oom {
     /// child ran (`memory.events`). The count is cgroup-wide, so another
     /// process of the same cgroup could be the victim.
     Confirmed,
+    /// The child ended abnormally right after its stderr reported a failed
+    /// memory allocation (Rust's `memory allocation of N bytes failed`,
+    /// C++'s `std::bad_alloc`, an `out of memory` message): it ran out of
+    /// memory and aborted.
+    AllocationFailed,
 }
 
 /// How a child process ended.
@@ -47,8 +54,12 @@ pub struct ChildExit {
     /// Whether bulkhead itself signalled the child (SIGTERM or SIGKILL, or
     /// ended its job on Windows).
     pub killed_by_parent: bool,
-    /// Whether this looks like an out-of-memory kill.
+    /// Whether this looks like an out-of-memory kill or abort.
     pub oom: Oom,
+    /// The kernel limit that ended the child, if one did (see
+    /// [`WorkerBuilder::memory_limit`](super::WorkerBuilder::memory_limit)
+    /// and [`cpu_time_limit`](super::WorkerBuilder::cpu_time_limit)).
+    pub limit: Option<LimitHit>,
 }
 
 impl ChildExit {
@@ -75,7 +86,18 @@ impl ChildExit {
             signal_name: signal.and_then(platform::signal_name),
             killed_by_parent,
             oom,
+            limit: None,
         }
+    }
+
+    /// The same exit, classified as an out-of-memory abort when it was
+    /// abnormal and the end of the child's stderr reports a failed
+    /// allocation.
+    pub(crate) fn with_stderr(mut self, stderr_tail: &str) -> Self {
+        if !self.success() && self.oom == Oom::No && reports_failed_allocation(stderr_tail) {
+            self.oom = Oom::AllocationFailed;
+        }
+        self
     }
 
     /// The same exit with no out-of-memory suspicion: for a child that was
@@ -102,10 +124,57 @@ impl fmt::Display for ChildExit {
         if self.killed_by_parent {
             f.write_str(", sent by bulkhead")?;
         }
-        match self.oom {
-            Oom::No => Ok(()),
-            Oom::Suspected => f.write_str(" (likely an out-of-memory kill)"),
-            Oom::Confirmed => f.write_str(" (out-of-memory kill recorded by the memory cgroup)"),
+        match (self.limit, self.oom) {
+            (Some(limit), _) => write!(f, " ({limit})"),
+            (None, Oom::No) => Ok(()),
+            (None, Oom::Suspected) => f.write_str(" (likely an out-of-memory kill)"),
+            (None, Oom::Confirmed) => {
+                f.write_str(" (out-of-memory kill recorded by the memory cgroup)")
+            }
+            (None, Oom::AllocationFailed) => {
+                f.write_str(" (out of memory: its stderr reports a failed allocation)")
+            }
         }
+    }
+}
+
+/// Bytes at the end of the stderr tail searched for an allocation failure.
+const ALLOCATION_FAILURE_SEARCH: usize = 4096;
+
+/// Whether the last lines of a child's stderr report a failed allocation.
+fn reports_failed_allocation(stderr_tail: &str) -> bool {
+    let mut start = stderr_tail.len().saturating_sub(ALLOCATION_FAILURE_SEARCH);
+    while !stderr_tail.is_char_boundary(start) {
+        start += 1;
+    }
+    let end = &stderr_tail[start..];
+    end.lines().any(|line| {
+        (line.contains("memory allocation of") && line.contains("failed"))
+            || line.contains("std::bad_alloc")
+            || line.to_ascii_lowercase().contains("out of memory")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_allocations_are_recognised_in_the_stderr_tail() {
+        assert!(reports_failed_allocation(
+            "working\nmemory allocation of 1073741824 bytes failed\n"
+        ));
+        assert!(reports_failed_allocation(
+            "terminate called after throwing an instance of 'std::bad_alloc'"
+        ));
+        assert!(reports_failed_allocation("fatal: Out of memory"));
+        assert!(!reports_failed_allocation(
+            "memory allocation of 8 bytes succeeded"
+        ));
+        assert!(!reports_failed_allocation(""));
+        let long = format!("out of memory\n{}", "x".repeat(10_000));
+        assert!(!reports_failed_allocation(&long));
+        let multibyte = format!("{}memory allocation of 1 bytes failed", "é".repeat(3_000));
+        assert!(reports_failed_allocation(&multibyte));
     }
 }

@@ -13,8 +13,9 @@ use tokio::process::Command;
 use crate::transport::{ChildPipes, Connect};
 use crate::{env, worker::exit::oom_kills};
 
+use super::limits::Limits;
 use super::stderr::{StderrRing, StderrTask};
-use super::{ChildExit, ShutdownStep, WorkerConfig, WorkerError};
+use super::{ChildExit, MemoryEnforcer, ShutdownStep, WorkerConfig, WorkerError};
 
 #[cfg(unix)]
 mod unix;
@@ -37,6 +38,8 @@ pub(crate) struct Process {
     stderr_task: Option<StderrTask>,
     /// The cgroup's OOM-kill count when the child started, where readable.
     oom_kills_at_start: Option<u64>,
+    /// The kernel limits the child runs under.
+    limits: Limits,
     /// Set once the child was reaped and its group swept.
     finished: bool,
 }
@@ -57,10 +60,12 @@ impl Process {
         config: &WorkerConfig,
         number: u64,
     ) -> Result<(Self, ChildPipes, Box<dyn Connect>), WorkerError> {
+        let mut limits = Limits::prepare(config, number)?;
         let mut command =
             CommandWrap::with_new(&config.program, |command| configure(command, config));
         platform::contain(&mut command);
         command.wrap(KillOnDrop);
+        limits.install(command.command_mut());
         let connector = config
             .transport
             .prepare(command.command_mut())
@@ -73,17 +78,28 @@ impl Process {
             program: config.program.clone(),
             source,
         })?;
+        if let Err(source) = limits.attach(child.as_ref()) {
+            // Not contained as asked: the child must not run.
+            let _gone = child.start_kill();
+            return Err(WorkerError::Limits {
+                generation: number,
+                what: "putting the child under its memory limit",
+                source,
+            });
+        }
         let stderr = StderrRing::new(config.stderr_capacity);
         let stderr_task = child.stderr().take().map(|pipe| stderr.drain(pipe));
         let pipes = ChildPipes {
             stdin: child.stdin().take(),
             stdout: child.stdout().take(),
+            pid: child.id(),
         };
         let process = Self {
             child,
             stderr,
             stderr_task,
             oom_kills_at_start,
+            limits,
             finished: false,
         };
         Ok((process, pipes, connector))
@@ -92,6 +108,21 @@ impl Process {
     /// The child's process id, while it has one.
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// What enforces the child's kernel memory limit, if one is set.
+    pub(crate) fn memory_enforcer(&self) -> Option<MemoryEnforcer> {
+        self.limits.memory_enforcer()
+    }
+
+    /// Waits until the child has exited (it is then reaped; the status is
+    /// kept for whoever ends the process). Cancel safe.
+    pub(crate) async fn exited(&mut self) {
+        // An error here means the child cannot be waited for; treat it as
+        // never exiting, and let the caller's timeout decide.
+        if self.child.wait().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Whether the child has exited (it is then reaped).
@@ -173,10 +204,14 @@ impl Process {
         if let Some(task) = self.stderr_task.as_mut() {
             task.settle(STDERR_SETTLE).await;
         }
-        Ended {
-            exit,
-            stderr_tail: self.stderr.tail(),
-        }
+        let stderr_tail = self.stderr.tail();
+        let exit = exit.map(|exit| {
+            let mut exit = exit.with_stderr(&stderr_tail);
+            exit.limit = self.limits.explain(&exit);
+            exit
+        });
+        self.limits.release().await;
+        Ended { exit, stderr_tail }
     }
 }
 

@@ -1,0 +1,73 @@
+//! Pieces of error messages that read as words: durations and the command a
+//! failure happened in.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A duration for people: `250 ms`, `1.5 s`, `2 min 5 s`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span(pub(crate) Duration);
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1 && !self.0.is_zero() {
+            write!(f, "{} µs", self.0.as_micros())
+        } else if millis < 1_000 {
+            write!(f, "{millis} ms")
+        } else if millis < 60_000 {
+            let tenths = (millis + 50) / 100;
+            match tenths % 10 {
+                0 => write!(f, "{} s", tenths / 10),
+                rest => write!(f, "{}.{rest} s", tenths / 10),
+            }
+        } else {
+            let seconds = (millis + 500) / 1_000;
+            match seconds % 60 {
+                0 => write!(f, "{} min", seconds / 60),
+                rest => write!(f, "{} min {rest} s", seconds / 60),
+            }
+        }
+    }
+}
+
+/// Where a failure happened: `during command "count"`, or `between
+/// requests` when no command ran.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct During<'a>(pub(crate) Option<&'a str>);
+
+impl fmt::Display for During<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(command) => write!(f, "during command \"{command}\""),
+            None => f.write_str("between requests"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_words() {
+        let shown = |millis| Span(Duration::from_millis(millis)).to_string();
+        assert_eq!(shown(0), "0 ms");
+        assert_eq!(shown(250), "250 ms");
+        assert_eq!(shown(1_000), "1 s");
+        assert_eq!(shown(1_549), "1.5 s");
+        assert_eq!(shown(59_999), "60 s");
+        assert_eq!(shown(60_000), "1 min");
+        assert_eq!(shown(125_400), "2 min 5 s");
+        assert_eq!(Span(Duration::from_micros(40)).to_string(), "40 µs");
+    }
+
+    #[test]
+    fn commands_are_named_in_words() {
+        assert_eq!(
+            During(Some("count")).to_string(),
+            "during command \"count\""
+        );
+        assert_eq!(During(None).to_string(), "between requests");
+    }
+}
