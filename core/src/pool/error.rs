@@ -1,5 +1,7 @@
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::describe::Span;
 use crate::rss::Rss;
 use crate::worker::WorkerError;
 
@@ -25,14 +27,14 @@ pub enum PoolError {
         queued: usize,
     },
     /// No worker came free within the queue wait timeout.
-    #[error("no worker came free within {waited:?}")]
+    #[error("no worker came free within {}", Span(*waited))]
     QueueTimeout {
         /// The queue wait timeout.
         waited: Duration,
     },
     /// The children's memory left no room for another worker, and no
     /// worker came free within the queue wait timeout.
-    #[error("memory budget of {} exhausted: children hold {in_use}, waited {waited:?}", Rss::Bytes(*budget))]
+    #[error("the memory budget of {} is exhausted: the children hold {in_use}; waited {}", Rss::Bytes(*budget), Span(*waited))]
     MemoryBudget {
         /// The pool's RSS budget, in bytes.
         budget: u64,
@@ -45,15 +47,32 @@ pub enum PoolError {
     /// The pool is shutting down (or was shut down).
     #[error("the pool is shutting down")]
     ShuttingDown,
+    /// Every worker is backing off after a guard tripped, and none will
+    /// serve the acquirer in time: their children fail to start, or the
+    /// earliest back-off ends after the acquirer's queue timeout.
+    #[error(
+        "all {workers} workers are backing off; the first tries a fresh child in {}: {last}",
+        Span(*retry_after)
+    )]
+    BackingOff {
+        /// Workers in the pool.
+        workers: usize,
+        /// How long until the first of them tries again.
+        retry_after: Duration,
+        /// That worker's refusal: [`WorkerError::CrashLoop`] with the last
+        /// start-up failure, or [`WorkerError::RestartLimit`].
+        last: Arc<WorkerError>,
+    },
     /// The session key could not be encoded as JSON.
-    #[error("the session key does not encode")]
+    #[error("the session key does not encode: {0}")]
     Key(#[source] serde_json::Error),
     /// The child refused or failed to open the session; the worker went
     /// back to the pool without it.
-    #[error("could not open the session")]
+    #[error("could not open the session: {0}")]
     SessionOpen(#[source] WorkerError),
-    /// A worker could not be started or made ready (spawn failure, restart
-    /// limit, crash loop, ...).
-    #[error("worker unavailable")]
-    Worker(#[source] WorkerError),
+    /// The worker granted could not be started or made ready (spawn
+    /// failure, restart limit, crash loop, ...); the pool replaces it in
+    /// the background. Displays as the worker's error.
+    #[error(transparent)]
+    Worker(WorkerError),
 }

@@ -27,7 +27,9 @@ mod lease;
 mod parked;
 #[allow(clippy::module_inception)]
 mod pool;
+mod recovery;
 mod seat;
+mod slot;
 mod snapshot;
 mod table;
 

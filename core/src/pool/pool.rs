@@ -4,14 +4,17 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::wire::SESSION_COMMAND;
 use crate::worker::{Claim, ShutdownReport, Worker, WorkerBuilder, WorkerStats};
 
 use super::parked::Parked;
+use super::recovery::recover;
 use super::seat::Seat;
-use super::table::{Answer, Table};
+use super::table::{Answer, Grant, Stopping, Table};
 use super::{Lease, PoolBuilder, PoolConfig, PoolError, PoolSnapshot, SessionKey};
 
 /// Several supervised workers, handed out one lease at a time each, with
@@ -21,6 +24,9 @@ use super::{Lease, PoolBuilder, PoolConfig, PoolError, PoolSnapshot, SessionKey}
 /// key; else an idle worker holding no session; else starts a new worker if
 /// `max_workers` and the memory budget allow; else takes over the least
 /// recently used idle worker of another key; else waits in a FIFO queue.
+/// Only workers with a running child are granted: a worker whose child
+/// died is replaced in the background, and one backing off after a guard
+/// tripped is restarted when its back-off ends, while the others serve.
 /// Leases on different workers run in parallel. Cloning a `Pool` gives
 /// another handle to the same pool.
 ///
@@ -49,11 +55,15 @@ pub struct Pool<K: SessionKey> {
 /// What the pool's handles, seats and idle-retirement task share.
 pub(super) struct Shared<K: SessionKey> {
     table: Mutex<Table<K>>,
-    config: PoolConfig,
+    pub(super) config: PoolConfig,
     /// Generation numbers, unique across the pool's workers.
     numbering: Arc<AtomicU64>,
     /// Notified whenever a slot comes back or a worker finished stopping.
     returned: Notify,
+    /// Where replacements run in the background.
+    runtime: Handle,
+    /// Cancelled when the pool starts shutting down.
+    pub(super) closing: CancellationToken,
 }
 
 impl<K: SessionKey> Pool<K> {
@@ -63,28 +73,29 @@ impl<K: SessionKey> Pool<K> {
     }
 
     /// A pool from a checked configuration. Must be called within a tokio
-    /// runtime when idle workers are to be retired.
+    /// runtime: replacements and idle retirement run as tasks on it.
     pub fn new(config: PoolConfig) -> Result<Self, PoolError> {
         if config.max_workers == 0 {
             return Err(PoolError::Config {
                 reason: "max_workers must be at least 1",
             });
         }
-        let runtime = tokio::runtime::Handle::try_current();
-        if config.idle_cycle_after.is_some() && runtime.is_err() {
-            return Err(PoolError::Config {
-                reason: "idle retirement needs the pool built within a tokio runtime",
-            });
-        }
+        let runtime = Handle::try_current().map_err(|_| PoolError::Config {
+            reason: "the pool must be built within a tokio runtime",
+        })?;
         let table = Table::new(config.max_workers, config.max_queue, config.rss_budget);
         let shared = Arc::new(Shared {
             table: Mutex::new(table),
             config,
             numbering: Arc::new(AtomicU64::new(0)),
             returned: Notify::new(),
+            runtime,
+            closing: CancellationToken::new(),
         });
-        if let (Some(after), Ok(runtime)) = (shared.config.idle_cycle_after, runtime) {
-            runtime.spawn(retire_idle(Arc::downgrade(&shared), after));
+        if let Some(after) = shared.config.idle_cycle_after {
+            shared
+                .runtime
+                .spawn(retire_idle(Arc::downgrade(&shared), after));
         }
         Ok(Self { shared })
     }
@@ -109,16 +120,22 @@ impl<K: SessionKey> Pool<K> {
     async fn admit(&self, key: &K) -> Result<Seat<K>, PoolError> {
         let shared = &self.shared;
         let (reply, mut granted) = oneshot::channel();
+        let waited = shared.config.queue_wait_timeout;
+        let deadline = Instant::now() + waited;
         let ticket = {
             let mut table = shared.lock();
             if table.closing {
                 table.counters.refused += 1;
                 return Err(PoolError::ShuttingDown);
             }
-            if let Some((index, parked)) = table.try_grant(key) {
-                return Ok(Seat::new(Arc::clone(shared), index, parked));
-            }
-            match table.enqueue(key.clone(), reply) {
+            let refused = match table.try_grant(key, deadline) {
+                Ok(Some(Grant { index, parked })) => {
+                    return Ok(Seat::new(Arc::clone(shared), index, parked));
+                }
+                Ok(None) => table.enqueue(key.clone(), reply, deadline),
+                Err(refusal) => Err(refusal),
+            };
+            match refused {
                 Ok(ticket) => Ticket { shared, ticket },
                 Err(error) => {
                     table.counters.refused += 1;
@@ -126,21 +143,13 @@ impl<K: SessionKey> Pool<K> {
                 }
             }
         };
-        let waited = shared.config.queue_wait_timeout;
-        let late = match tokio::time::timeout(waited, &mut granted).await {
+        let late = match tokio::time::timeout_at(deadline.into(), &mut granted).await {
             Ok(reply) => return reply.unwrap_or(Err(PoolError::ShuttingDown)),
             Err(_elapsed) => {
                 let mut table = shared.lock();
                 if table.dequeue(ticket.ticket) {
                     table.counters.timed_out += 1;
-                    return Err(match table.memory_bound() {
-                        Some((budget, in_use)) => PoolError::MemoryBudget {
-                            budget,
-                            in_use,
-                            waited,
-                        },
-                        None => PoolError::QueueTimeout { waited },
-                    });
+                    return Err(table.timeout_error(waited));
                 }
                 // Served as the timer fired: the slot is on its way.
                 granted
@@ -166,6 +175,7 @@ impl<K: SessionKey> Pool<K> {
     /// with a timeout if holders may not let go.
     pub async fn shutdown(&self) -> Vec<ShutdownReport> {
         let answers = self.shared.lock().close();
+        self.shared.closing.cancel();
         Shared::send(&self.shared, answers);
         let workers = loop {
             let returned = self.shared.returned.notified();
@@ -176,13 +186,15 @@ impl<K: SessionKey> Pool<K> {
             }
             returned.await;
         };
-        let stops = workers.into_iter().map(|(index, mut parked)| async move {
-            let report = parked.worker.shutdown().await;
-            self.shared.lock().stopped(index, parked.stats());
-            // Another shutdown may be waiting for the slots to empty.
-            self.shared.returned.notify_waiters();
-            report
-        });
+        let stops = workers
+            .into_iter()
+            .map(|Stopping { index, mut parked }| async move {
+                let report = parked.worker.shutdown().await;
+                self.shared.lock().stopped(index, parked.stats());
+                // Another shutdown may be waiting for the slots to empty.
+                self.shared.returned.notify_waiters();
+                report
+            });
         futures_util::future::join_all(stops).await
     }
 }
@@ -211,16 +223,32 @@ impl<K: SessionKey> std::fmt::Debug for Shared<K> {
 }
 
 impl<K: SessionKey> Shared<K> {
-    fn lock(&self) -> MutexGuard<'_, Table<K>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Table<K>> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes slot `index` back, serves the queue with it, and wakes a
-    /// waiting shutdown.
+    /// waiting shutdown. A worker whose child is gone is replaced in the
+    /// background.
     pub(super) fn give_back(this: &Arc<Self>, index: usize, parked: Option<Box<Parked<K>>>) {
+        let (answers, replace) = {
+            let mut table = this.lock();
+            let replace = table.put_back(index, parked);
+            (table.dispatch(), replace)
+        };
+        if let Some(parked) = replace {
+            this.runtime.spawn(recover(Arc::clone(this), index, parked));
+        }
+        this.returned.notify_waiters();
+        Self::send(this, answers);
+    }
+
+    /// Applies `change` to the table, then serves (or refuses) queued
+    /// acquirers and wakes a waiting shutdown.
+    pub(super) fn changed(this: &Arc<Self>, change: impl FnOnce(&mut Table<K>)) {
         let answers = {
             let mut table = this.lock();
-            table.put_back(index, parked);
+            change(&mut table);
             table.dispatch()
         };
         this.returned.notify_waiters();
@@ -231,8 +259,9 @@ impl<K: SessionKey> Shared<K> {
     /// meanwhile comes back through [`give_back`](Self::give_back).
     fn send(this: &Arc<Self>, answers: Vec<Answer<K>>) {
         let mut unclaimed = Vec::new();
-        for (reply, answer) in answers {
-            let answer = answer.map(|(index, parked)| Seat::new(Arc::clone(this), index, parked));
+        for Answer { reply, grant } in answers {
+            let answer =
+                grant.map(|Grant { index, parked }| Seat::new(Arc::clone(this), index, parked));
             if let Err(Ok(seat)) = reply.send(answer) {
                 unclaimed.push(seat.into_parts());
             }
@@ -242,17 +271,13 @@ impl<K: SessionKey> Shared<K> {
         }
     }
 
-    /// Empties slot `index` after its idle worker was retired, and serves
+    /// Empties slot `index` after its worker left the pool, and serves
     /// the queue with it.
-    fn retired(this: &Arc<Self>, index: usize, stats: &WorkerStats) {
-        let answers = {
-            let mut table = this.lock();
+    pub(super) fn retired(this: &Arc<Self>, index: usize, stats: &WorkerStats) {
+        Self::changed(this, |table| {
             table.stopped(index, stats);
             table.counters.retired_idle += 1;
-            table.dispatch()
-        };
-        this.returned.notify_waiters();
-        Self::send(this, answers);
+        });
     }
 }
 
@@ -270,21 +295,17 @@ impl<K: SessionKey> Drop for Ticket<'_, K> {
 
 /// Makes the seat's worker ready for a lease on `key`: starts it if the
 /// slot was empty, lets its restart policy cycle it, opens the session.
+/// A worker that fails here goes back to be replaced in the background.
 async fn prepare<K: SessionKey>(seat: &mut Seat<K>, key: &K) -> Result<Claim, PoolError> {
     let shared = Arc::clone(seat.shared());
     let index = seat.index();
-    let parked = match seat.parked.take() {
-        Some(parked) => seat.parked.insert(parked),
-        None => {
-            let worker = Worker::start_numbered(
-                shared.config.worker.clone(),
-                Some(Arc::clone(&shared.numbering)),
-            )
-            .await
-            .map_err(PoolError::Worker)?;
-            seat.parked.insert(Box::new(Parked::new(worker)))
-        }
-    };
+    let parked = seat.parked.get_or_insert_with(|| {
+        let worker = Worker::unstarted(
+            shared.config.worker.clone(),
+            Some(Arc::clone(&shared.numbering)),
+        );
+        Box::new(Parked::new(worker))
+    });
     parked
         .worker
         .ready(false)
@@ -328,7 +349,7 @@ async fn retire_idle<K: SessionKey>(pool: Weak<Shared<K>>, after: Duration) {
             }
             table.expired(after, Instant::now())
         };
-        for (index, mut parked) in due {
+        for Stopping { index, mut parked } in due {
             let report = parked.worker.shutdown().await;
             tracing::debug!(step = ?report.step, "idle worker retired");
             Shared::retired(&shared, index, parked.stats());

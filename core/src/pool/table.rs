@@ -2,6 +2,7 @@
 //! state under one lock; the async work happens outside it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -11,41 +12,31 @@ use crate::worker::WorkerStats;
 
 use super::parked::{Parked, Probe};
 use super::seat::Seat;
+use super::slot::{BackedOff, Out, Recovery, Slot};
 use super::{PoolError, PoolSnapshot, SessionKey};
 
-/// A slot handed to an acquirer: its index and its worker, if it has one.
-pub(super) type Grant<K> = (usize, Option<Box<Parked<K>>>);
+/// A slot handed to an acquirer, with its worker if it has one.
+#[derive(Debug)]
+pub(super) struct Grant<K> {
+    pub(super) index: usize,
+    pub(super) parked: Option<Box<Parked<K>>>,
+}
 
 /// Where a queued acquirer is sent its slot, or the reason it gets none.
 pub(super) type Reply<K> = oneshot::Sender<Result<Seat<K>, PoolError>>;
 
-/// A worker taken out of slot `.0` to be shut down.
-pub(super) type Stopping<K> = (usize, Box<Parked<K>>);
-
 /// An answer for a queued acquirer, to send once the lock is released.
-pub(super) type Answer<K> = (Reply<K>, Result<Grant<K>, PoolError>);
-
-/// One place for a worker.
 #[derive(Debug)]
-pub(super) enum Slot<K> {
-    /// No child.
-    Empty,
-    /// A worker waiting for a lease.
-    Idle(Box<Parked<K>>),
-    /// A worker out with a lease, or being made ready for one.
-    Out(Out<K>),
-    /// Granted to an acquirer that is starting its worker.
-    Starting,
-    /// A worker being shut down.
-    Stopping(Probe),
+pub(super) struct Answer<K: SessionKey> {
+    pub(super) reply: Reply<K>,
+    pub(super) grant: Result<Grant<K>, PoolError>,
 }
 
-/// What the table keeps of a worker that is out.
+/// A worker taken out of its slot to be shut down.
 #[derive(Debug)]
-pub(super) struct Out<K> {
-    probe: Option<Probe>,
-    key: Option<K>,
-    stats: WorkerStats,
+pub(super) struct Stopping<K: SessionKey> {
+    pub(super) index: usize,
+    pub(super) parked: Box<Parked<K>>,
 }
 
 /// How an acquirer is served.
@@ -67,6 +58,8 @@ struct Waiter<K: SessionKey> {
     ticket: u64,
     key: K,
     reply: Reply<K>,
+    /// When the acquirer stops waiting.
+    deadline: Instant,
 }
 
 /// Lease counters over the pool's life.
@@ -114,17 +107,31 @@ impl<K: SessionKey> Table<K> {
         }
     }
 
-    /// Serves `key` at once if a slot allows and nobody waits before it.
-    pub(super) fn try_grant(&mut self, key: &K) -> Option<Grant<K>> {
-        if self.queue.is_empty() {
-            self.pick(key).map(|pick| self.take(pick))
-        } else {
-            None
+    /// Serves `key` at once if a slot allows and nobody waits before it;
+    /// `Ok(None)` when the acquirer should wait until `deadline`; an error
+    /// when no slot can serve it by then.
+    pub(super) fn try_grant(
+        &mut self,
+        key: &K,
+        deadline: Instant,
+    ) -> Result<Option<Grant<K>>, PoolError> {
+        if let Some(refusal) = self.hopeless(deadline) {
+            return Err(refusal);
         }
+        if !self.queue.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.pick(key).map(|pick| self.take(pick)))
     }
 
-    /// Queues an acquirer for `key`; refused when the queue is full.
-    pub(super) fn enqueue(&mut self, key: K, reply: Reply<K>) -> Result<u64, PoolError> {
+    /// Queues an acquirer for `key` until `deadline`; refused when the
+    /// queue is full.
+    pub(super) fn enqueue(
+        &mut self,
+        key: K,
+        reply: Reply<K>,
+        deadline: Instant,
+    ) -> Result<u64, PoolError> {
         if self.queue.len() >= self.max_queue {
             return Err(PoolError::Exhausted {
                 workers: self.slots.len(),
@@ -133,7 +140,12 @@ impl<K: SessionKey> Table<K> {
         }
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        self.queue.push_back(Waiter { ticket, key, reply });
+        self.queue.push_back(Waiter {
+            ticket,
+            key,
+            reply,
+            deadline,
+        });
         Ok(ticket)
     }
 
@@ -144,10 +156,11 @@ impl<K: SessionKey> Table<K> {
         self.queue.len() != before
     }
 
-    /// Serves queued acquirers in arrival order while slots allow. The
-    /// grants are to be sent after the lock is released.
+    /// Serves queued acquirers in arrival order while slots allow, then
+    /// refuses those no slot can serve before their deadline. The answers
+    /// are to be sent after the lock is released.
     pub(super) fn dispatch(&mut self) -> Vec<Answer<K>> {
-        let mut grants = Vec::new();
+        let mut answers = Vec::new();
         while let Some(head) = self.queue.pop_front() {
             if head.reply.is_closed() {
                 // Its acquirer stopped waiting and is taking it out.
@@ -158,9 +171,26 @@ impl<K: SessionKey> Table<K> {
                 break;
             };
             let grant = self.take(pick);
-            grants.push((head.reply, Ok(grant)));
+            answers.push(Answer {
+                reply: head.reply,
+                grant: Ok(grant),
+            });
         }
-        grants
+        let mut waiting = VecDeque::with_capacity(self.queue.len());
+        while let Some(waiter) = self.queue.pop_front() {
+            match self.hopeless(waiter.deadline) {
+                Some(refusal) => {
+                    self.counters.refused += 1;
+                    answers.push(Answer {
+                        reply: waiter.reply,
+                        grant: Err(refusal),
+                    });
+                }
+                None => waiting.push_back(waiter),
+            }
+        }
+        self.queue = waiting;
+        answers
     }
 
     /// Refuses every queued acquirer: the pool is closing.
@@ -168,7 +198,10 @@ impl<K: SessionKey> Table<K> {
         self.closing = true;
         self.queue
             .drain(..)
-            .map(|waiter| (waiter.reply, Err(PoolError::ShuttingDown)))
+            .map(|waiter| Answer {
+                reply: waiter.reply,
+                grant: Err(PoolError::ShuttingDown),
+            })
             .collect()
     }
 
@@ -181,12 +214,8 @@ impl<K: SessionKey> Table<K> {
         let mut cold = None;
         let mut empty = None;
         let mut lru: Option<(usize, Instant)> = None;
-        let mut refusing = None;
         for (index, slot) in self.slots.iter().enumerate() {
             match slot {
-                Slot::Idle(parked) if parked.worker.is_crash_looping() => {
-                    refusing = refusing.or(Some(index));
-                }
                 Slot::Idle(parked) => match parked.warm_key() {
                     Some(warm_key) if warm_key == key => {
                         // The most recently used warm worker.
@@ -202,7 +231,9 @@ impl<K: SessionKey> Table<K> {
                     None => cold = cold.or(Some(index)),
                 },
                 Slot::Empty => empty = empty.or(Some(index)),
-                Slot::Out(_) | Slot::Starting | Slot::Stopping(_) => {}
+                // Out, starting, being replaced, backing off or stopping:
+                // nothing to grant now.
+                _ => {}
             }
         }
         if let Some((index, _)) = warm {
@@ -216,12 +247,47 @@ impl<K: SessionKey> Table<K> {
         {
             return Some(Pick::Spawn(index));
         }
-        if let Some((index, _)) = lru {
-            return Some(Pick::Evict(index));
+        lru.map(|(index, _)| Pick::Evict(index))
+    }
+
+    /// The refusal for an acquirer waiting until `deadline` when every slot
+    /// is backing off and none will serve it: because their children fail
+    /// to start, or because the earliest back-off ends after the deadline.
+    fn hopeless(&self, deadline: Instant) -> Option<PoolError> {
+        let earliest = self.all_backing_off()?;
+        let crash_loops = self
+            .slots
+            .iter()
+            .all(|slot| slot.backoff().is_some_and(|backoff| backoff.crash_loop));
+        (crash_loops || earliest.until > deadline).then(|| backing_off(self.slots.len(), earliest))
+    }
+
+    /// The earliest back-off, when every slot is backing off.
+    fn all_backing_off(&self) -> Option<&BackedOff> {
+        self.slots
+            .iter()
+            .try_fold(None, |earliest: Option<&BackedOff>, slot| {
+                let backoff = slot.backoff()?;
+                Some(Some(match earliest {
+                    Some(earliest) if earliest.until <= backoff.until => earliest,
+                    _ => backoff,
+                }))
+            })?
+    }
+
+    /// Why an acquirer that waited out its queue timeout got nothing.
+    pub(super) fn timeout_error(&mut self, waited: Duration) -> PoolError {
+        if let Some(earliest) = self.all_backing_off() {
+            return backing_off(self.slots.len(), earliest);
         }
-        // Last, a worker in its crash loop: its acquirer gets the typed
-        // error at once instead of waiting for a slot that cannot serve.
-        refusing.map(Pick::Cold)
+        match self.memory_bound() {
+            Some((budget, in_use)) => PoolError::MemoryBudget {
+                budget,
+                in_use,
+                waited,
+            },
+            None => PoolError::QueueTimeout { waited },
+        }
     }
 
     /// Moves the picked slot out to its acquirer.
@@ -247,7 +313,7 @@ impl<K: SessionKey> Table<K> {
                 stats: parked.stats().clone(),
             });
         }
-        (index, parked)
+        Grant { index, parked }
     }
 
     /// Records what the acquirer of slot `index` now holds.
@@ -263,16 +329,48 @@ impl<K: SessionKey> Table<K> {
         });
     }
 
-    /// Takes slot `index` back from a lease or an acquirer.
-    pub(super) fn put_back(&mut self, index: usize, parked: Option<Box<Parked<K>>>) {
-        self.slots[index] = match parked {
+    /// Takes slot `index` back from a lease, an acquirer or a replacement.
+    /// A worker whose child is gone is handed back for replacement in the
+    /// background (unless the pool is closing), and its slot marked so.
+    pub(super) fn put_back(
+        &mut self,
+        index: usize,
+        parked: Option<Box<Parked<K>>>,
+    ) -> Option<Box<Parked<K>>> {
+        let (slot, replace) = match parked {
+            Some(parked) if parked.worker.info().is_none() && !self.closing => {
+                let recovery = Recovery {
+                    stats: parked.stats().clone(),
+                    backoff: None,
+                };
+                (Slot::Recovering(recovery), Some(parked))
+            }
             Some(mut parked) => {
                 parked.since = Instant::now();
                 parked.refresh();
-                Slot::Idle(parked)
+                if let Rss::Bytes(bytes) = parked.worker.startup_rss() {
+                    self.largest_startup = self.largest_startup.max(bytes);
+                }
+                (Slot::Idle(parked), None)
             }
-            None => Slot::Empty,
+            None => (Slot::Empty, None),
         };
+        self.slots[index] = slot;
+        replace
+    }
+
+    /// Records the latest of a worker being replaced in slot `index`:
+    /// its counters, and its back-off if it is backing off.
+    pub(super) fn recovering(
+        &mut self,
+        index: usize,
+        stats: &WorkerStats,
+        backoff: Option<BackedOff>,
+    ) {
+        self.slots[index] = Slot::Recovering(Recovery {
+            stats: stats.clone(),
+            backoff,
+        });
     }
 
     /// Takes out every worker idle for at least `after` at `now`, for
@@ -297,35 +395,31 @@ impl<K: SessionKey> Table<K> {
         }
         let taken = due
             .into_iter()
-            .filter_map(|index| self.stop(index).map(|parked| (index, parked)))
+            .filter_map(|index| self.stop(index))
             .collect();
         (taken, next)
     }
 
     /// Takes out every idle worker, for shutdown. `None` while some worker
-    /// is still out or starting.
+    /// is still out, starting, being replaced or stopping.
     pub(super) fn drained(&mut self) -> Option<Vec<Stopping<K>>> {
-        let busy = self
-            .slots
-            .iter()
-            .any(|slot| matches!(slot, Slot::Out(_) | Slot::Starting | Slot::Stopping(_)));
-        if busy {
+        if self.slots.iter().any(Slot::is_busy) {
             return None;
         }
         Some(
             (0..self.slots.len())
-                .filter_map(|index| self.stop(index).map(|parked| (index, parked)))
+                .filter_map(|index| self.stop(index))
                 .collect(),
         )
     }
 
     /// Marks idle slot `index` as stopping and hands its worker over.
-    fn stop(&mut self, index: usize) -> Option<Box<Parked<K>>> {
+    fn stop(&mut self, index: usize) -> Option<Stopping<K>> {
         match std::mem::replace(&mut self.slots[index], Slot::Empty) {
             Slot::Idle(mut parked) => {
                 parked.refresh();
                 self.slots[index] = Slot::Stopping(Probe::of(&parked.worker));
-                Some(parked)
+                Some(Stopping { index, parked })
             }
             other => {
                 self.slots[index] = other;
@@ -334,10 +428,11 @@ impl<K: SessionKey> Table<K> {
         }
     }
 
-    /// Empties slot `index` after its worker was shut down.
+    /// Empties slot `index` after its worker left the pool (shut down, or
+    /// given up while being replaced).
     pub(super) fn stopped(&mut self, index: usize, stats: &WorkerStats) {
         self.slots[index] = Slot::Empty;
-        add_stats(&mut self.retired, stats);
+        self.retired.add(stats);
     }
 
     /// Whether the budget leaves room for one more child.
@@ -350,7 +445,7 @@ impl<K: SessionKey> Table<K> {
     }
 
     /// Whether an empty slot is kept empty by the budget alone.
-    pub(super) fn memory_bound(&mut self) -> Option<(u64, Rss)> {
+    fn memory_bound(&mut self) -> Option<(u64, Rss)> {
         let budget = self.budget?;
         let has_empty = self.slots.iter().any(|slot| matches!(slot, Slot::Empty));
         if has_empty && !self.room_for_one() {
@@ -364,16 +459,8 @@ impl<K: SessionKey> Table<K> {
     fn in_use(&mut self) -> Option<u64> {
         let estimate = self.largest_startup;
         self.slots.iter_mut().try_fold(0u64, |sum, slot| {
-            let charge = match slot {
-                Slot::Empty | Slot::Out(Out { probe: None, .. }) => Some(0),
-                Slot::Starting => Some(estimate),
-                Slot::Idle(parked) => parked.probe.charge(),
-                Slot::Out(Out {
-                    probe: Some(probe), ..
-                })
-                | Slot::Stopping(probe) => probe.charge(),
-            };
-            charge.map(|charge| sum.saturating_add(charge))
+            slot.charge(estimate)
+                .map(|charge| sum.saturating_add(charge))
         })
     }
 
@@ -381,39 +468,37 @@ impl<K: SessionKey> Table<K> {
     pub(super) fn snapshot(&mut self) -> PoolSnapshot<K> {
         let mut snapshot = PoolSnapshot::empty(self.slots.len());
         snapshot.queue_depth = self.queue.len();
-        let counters = self.counters.clone();
-        snapshot.leases_granted = counters.granted;
-        snapshot.leases_refused = counters.refused;
-        snapshot.leases_timed_out = counters.timed_out;
-        snapshot.leases_failed = counters.failed;
-        snapshot.warm_hits = counters.warm_hits;
-        snapshot.sessions_opened = counters.sessions_opened;
-        snapshot.evictions = counters.evictions;
-        snapshot.retired_idle = counters.retired_idle;
+        snapshot.set_counters(&self.counters);
+        let now = Instant::now();
         let mut totals = self.retired.clone();
         for slot in &mut self.slots {
+            if let Some(rss) = slot.sample() {
+                snapshot.rss.push(rss);
+            }
+            if let Some(stats) = slot.stats() {
+                totals.add(stats);
+            }
             match slot {
                 Slot::Empty => {}
                 Slot::Starting => snapshot.starting += 1,
-                Slot::Stopping(probe) => {
-                    snapshot.stopping += 1;
-                    snapshot.rss.push(probe.sample());
-                }
+                Slot::Stopping(_) => snapshot.stopping += 1,
                 Slot::Idle(parked) => {
                     snapshot.idle += 1;
-                    snapshot.rss.push(parked.probe.sample());
                     snapshot.add_warm(parked.warm_key());
-                    add_stats(&mut totals, parked.stats());
                 }
                 Slot::Out(out) => {
                     snapshot.leased += 1;
-                    snapshot.rss.push(
-                        out.probe
-                            .as_mut()
-                            .map_or(Rss::Unavailable, |probe| probe.sample()),
-                    );
                     snapshot.add_warm(out.key.as_ref());
-                    add_stats(&mut totals, &out.stats);
+                }
+                Slot::Recovering(Recovery { backoff: None, .. }) => snapshot.replacing += 1,
+                Slot::Recovering(Recovery {
+                    backoff: Some(backoff),
+                    ..
+                }) => {
+                    snapshot.backing_off += 1;
+                    let left = backoff.left(now);
+                    snapshot.next_retry =
+                        Some(snapshot.next_retry.map_or(left, |next| next.min(left)));
                 }
             }
         }
@@ -422,16 +507,11 @@ impl<K: SessionKey> Table<K> {
     }
 }
 
-/// Adds `from`'s counters to `into`'s.
-fn add_stats(into: &mut WorkerStats, from: &WorkerStats) {
-    into.requests_ok += from.requests_ok;
-    into.requests_failed += from.requests_failed;
-    into.rows += from.rows;
-    into.bytes_received += from.bytes_received;
-    into.bytes_sent += from.bytes_sent;
-    into.backpressure_waits += from.backpressure_waits;
-    into.restarts += from.restarts;
-    for (reason, count) in &from.restarts_by_reason {
-        *into.restarts_by_reason.entry(reason).or_default() += count;
+/// The refusal naming the earliest of the back-offs of all `workers`.
+fn backing_off(workers: usize, earliest: &BackedOff) -> PoolError {
+    PoolError::BackingOff {
+        workers,
+        retry_after: earliest.left(Instant::now()),
+        last: Arc::clone(&earliest.error),
     }
 }
