@@ -33,13 +33,16 @@ pub trait Connect: Send {
     -> Result<Connection, TransportError>;
 }
 
-/// The standard pipes of a freshly spawned child that a transport may claim.
+/// What a transport may claim of a freshly spawned child: its standard
+/// pipes, and its process id for transports that check who connects.
 #[derive(Debug, Default)]
 pub struct ChildPipes {
     /// The child's standard input, if piped.
     pub stdin: Option<ChildStdin>,
     /// The child's standard output, if piped.
     pub stdout: Option<ChildStdout>,
+    /// The child's process id, if the platform gave one.
+    pub pid: Option<u32>,
 }
 
 /// A duplex byte channel to one child.

@@ -13,6 +13,7 @@ use interprocess::local_socket::traits::tokio::Listener as _;
 
 use crate::half::halves;
 use crate::listener::Bound;
+use crate::sys;
 use crate::token::{Rejection, Token};
 
 /// How long a peer has, after it connected, to present its token. The real
@@ -27,16 +28,23 @@ pub const MAX_PENDING: usize = 64;
 pub(crate) struct AcceptChild {
     pub(crate) bound: Bound,
     pub(crate) token: Token,
+    /// Admit peers of any process of this user, not only the child's group.
+    pub(crate) any_process: bool,
 }
 
 #[async_trait]
 impl Connect for AcceptChild {
     async fn connect(
         self: Box<Self>,
-        _pipes: &mut ChildPipes,
+        pipes: &mut ChildPipes,
     ) -> Result<Connection, TransportError> {
-        let Self { bound, token } = *self;
-        let stream = accept_child(&bound, &token).await?;
+        let Self {
+            bound,
+            token,
+            any_process,
+        } = *self;
+        let child = if any_process { None } else { pipes.pid };
+        let stream = accept_child(&bound, &token, child).await?;
         // The name has served its purpose: close the listener and remove
         // its file now, so nothing is left whatever becomes of the child.
         drop(bound);
@@ -45,15 +53,25 @@ impl Connect for AcceptChild {
     }
 }
 
-/// Accepts connections until one presents `token`, checking several at once
-/// so that a peer that presents nothing cannot hold the child up.
-async fn accept_child(bound: &Bound, token: &Token) -> Result<Stream, TransportError> {
+/// Accepts connections until one presents `token`. A peer that cannot be
+/// the child (another user, another process) is closed at once, before
+/// anything is read from it; the others are checked concurrently, so that
+/// a peer that presents nothing cannot hold the child up.
+async fn accept_child(
+    bound: &Bound,
+    token: &Token,
+    child: Option<u32>,
+) -> Result<Stream, TransportError> {
     let mut pending = FuturesUnordered::new();
+    let mut foreign = Foreign::default();
     loop {
         tokio::select! {
             accepted = bound.listener.accept() => match accepted {
-                Ok(stream) if pending.len() < MAX_PENDING => pending.push(check(stream, token)),
-                Ok(stream) => refuse(bound, &stream, &Rejection::Crowded(MAX_PENDING)),
+                Ok(stream) => match sys::check_peer(&stream, child) {
+                    Err(rejection) => foreign.refused(bound, &rejection),
+                    Ok(()) if pending.len() < MAX_PENDING => pending.push(check(stream, token)),
+                    Ok(()) => refuse(bound, &stream, &Rejection::Crowded(MAX_PENDING)),
+                },
                 Err(err) if transient(&err) => {
                     tracing::warn!(address = %bound.address, error = %err, "a connection to the local socket failed");
                 }
@@ -65,7 +83,10 @@ async fn accept_child(bound: &Bound, token: &Token) -> Result<Stream, TransportE
                 }
             },
             Some((stream, checked)) = pending.next(), if !pending.is_empty() => match checked {
-                Ok(()) => return Ok(stream),
+                Ok(()) => {
+                    foreign.report(bound);
+                    return Ok(stream);
+                }
                 Err(rejection) => refuse(bound, &stream, &rejection),
             },
         }
@@ -88,6 +109,30 @@ fn refuse(bound: &Bound, stream: &Stream, rejection: &Rejection) {
         peer_pid = ?pid,
         "refused a connection to the local socket: {rejection}"
     );
+}
+
+/// Connections from processes that cannot be the child, counted so that a
+/// flood of them is logged once rather than once each.
+#[derive(Debug, Default)]
+struct Foreign {
+    count: u64,
+}
+
+impl Foreign {
+    fn refused(&mut self, bound: &Bound, rejection: &Rejection) {
+        if self.count == 0 {
+            tracing::warn!(address = %bound.address, "refused a connection to the local socket: {rejection}");
+        } else {
+            tracing::debug!(address = %bound.address, "refused a connection to the local socket: {rejection}");
+        }
+        self.count += 1;
+    }
+
+    fn report(&self, bound: &Bound) {
+        if self.count > 1 {
+            tracing::warn!(address = %bound.address, refused = self.count, "the child connected after other processes tried to");
+        }
+    }
 }
 
 /// Errors that end one connection attempt, not the listener.

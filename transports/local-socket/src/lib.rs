@@ -34,16 +34,31 @@
 //!    `path:PATH`, see [`SocketAddress`]) and
 //!    [`BULKHEAD_TOKEN`](bulkhead::env::TOKEN) in the child's environment.
 //!
-//! After the spawn, the connect step accepts connections until one presents
-//! the token as its first bytes: a 4-byte big-endian length, then the
-//! token's ASCII bytes. The parent compares in constant time and answers
-//! nothing; the protocol's hello follows on the accepted connection. Any
-//! other peer (wrong token, wrong length, garbage, early close, nothing
-//! within [`PRESENT_TIMEOUT`]) is logged with `tracing::warn!` and
-//! dropped, and accepting goes on. Peers are checked concurrently, so one
-//! that connects and stays silent does not hold the child up; at most
-//! [`MAX_PENDING`] may wait at once. The whole step runs under the worker's
-//! startup timeout, so no peer can stall a start past it.
+//! After the spawn, the connect step accepts connections until the child's
+//! is found. Each peer is checked first by the credentials the kernel
+//! attaches to the connection, before anything is read from it:
+//!
+//! - on Unix, it must run as this process's effective user
+//!   (`SO_PEERCRED` on Linux, `getpeereid` and its kin elsewhere);
+//! - where the platform names the peer's process (Linux, the BSDs), it
+//!   must be the spawned child or a process of the child's process group
+//!   (a launcher's own child);
+//!   [`any_process_of_this_user`](LocalSocketTransport::any_process_of_this_user)
+//!   relaxes this to any process of the user.
+//!
+//! A peer that fails these checks is closed at once: it costs one
+//! `accept` and one `getsockopt`, takes no place among the peers waiting to
+//! present a token, and a flood of them is logged once. A peer that passes
+//! must then present the token as its first bytes: a 4-byte big-endian
+//! length, then the token's ASCII bytes. The parent compares in constant
+//! time and answers nothing; the protocol's hello follows on the accepted
+//! connection. A peer with a wrong token, a wrong length, garbage, an early
+//! close or nothing within [`PRESENT_TIMEOUT`] is logged with
+//! `tracing::warn!` and dropped, and accepting goes on. Peers are checked
+//! concurrently, so one that connects and stays silent does not hold the
+//! child up; at most [`MAX_PENDING`] may wait at once. The whole step runs
+//! under the worker's startup timeout, and a child that exits before it
+//! connects ends the start at once.
 //!
 //! Once the child is in, the listener is closed and the socket file and its
 //! directory are removed: the established connection stays, the name is
@@ -58,7 +73,8 @@
 //! - A socket file sits in a directory only the parent's user can enter.
 //! - An abstract socket (Linux) has no permissions: any process in the same
 //!   network namespace can connect to it, and its name is visible in
-//!   `/proc/net/unix`. The token is what keeps such a peer out.
+//!   `/proc/net/unix`. The peer checks above close such a connection before
+//!   it costs anything, and the token keeps out whatever passes them.
 //! - A named pipe (Windows) rejects remote clients
 //!   (`PIPE_REJECT_REMOTE_CLIENTS`, `interprocess`' default), is created as
 //!   the first instance of its name (`FILE_FLAG_FIRST_PIPE_INSTANCE`, so a
@@ -66,14 +82,11 @@
 //!   access to the current user's SID only (instead of the default one,
 //!   which also lets Everyone and the anonymous account read).
 //!
-//! A peer that can connect can still make one start fail, by flooding the
-//! listener so that the child is refused; the worker then reports a startup
-//! error (at its startup timeout) and the next start uses a new name.
-//!
-//! # Limits
-//!
-//! A child that dies before it connects is noticed only when the worker's
-//! startup timeout expires: the connect step cannot see the child process.
+//! Only a process of the child's own group (or, on platforms that do not
+//! name a peer's process, of the same user) could still crowd the
+//! listener; a worker counts such a failed start as a start-up failure.
+//! On Windows the pipe's DACL is the user check; peers' process ids are
+//! not compared with the child's.
 
 #![warn(missing_docs)]
 

@@ -70,6 +70,7 @@ pub(crate) fn random_hex(bytes: usize) -> io::Result<String> {
 
 /// Why a connection was refused.
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) enum Rejection {
     /// The announced length is not the token's.
     #[error("it announced a token of {0} bytes")]
@@ -86,6 +87,15 @@ pub(crate) enum Rejection {
     /// Too many peers were waiting to present a token already.
     #[error("{0} other peers were already connected without a token")]
     Crowded(usize),
+    /// The peer runs as another user.
+    #[error("it runs as user {0}, not as this process's user")]
+    ForeignUser(u32),
+    /// The peer is neither the spawned child nor a process of its group.
+    #[error("it is process {0}, not the spawned child or one of its group")]
+    ForeignProcess(u32),
+    /// The peer's credentials could not be read.
+    #[error("its credentials could not be read: {0}")]
+    NoCredentials(io::Error),
     /// Reading failed.
     #[error("reading its token failed: {0}")]
     Io(io::Error),

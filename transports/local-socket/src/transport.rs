@@ -34,6 +34,7 @@ type Observer = Arc<dyn Fn(&SocketAddress) + Send + Sync>;
 pub struct LocalSocketTransport {
     directory: Option<PathBuf>,
     observer: Option<Observer>,
+    any_process: bool,
 }
 
 impl LocalSocketTransport {
@@ -55,6 +56,17 @@ impl LocalSocketTransport {
     /// [`Unsupported`](std::io::ErrorKind::Unsupported).
     pub fn in_directory(mut self, dir: impl Into<PathBuf>) -> Self {
         self.directory = Some(dir.into());
+        self
+    }
+
+    /// Admits a peer from any process of this user, as long as it presents
+    /// the token, instead of only the spawned child and the processes of
+    /// its group. For children whose connecting process leaves the child's
+    /// process group (a launcher that calls `setsid`, say). Default: only
+    /// the child's group, where the platform names a peer's process (see
+    /// the [crate docs](crate)).
+    pub fn any_process_of_this_user(mut self) -> Self {
+        self.any_process = true;
         self
     }
 
@@ -81,6 +93,7 @@ impl fmt::Debug for LocalSocketTransport {
         f.debug_struct("LocalSocketTransport")
             .field("directory", &self.directory)
             .field("observer", &self.observer.is_some())
+            .field("any_process", &self.any_process)
             .finish()
     }
 }
@@ -108,7 +121,11 @@ impl Transport for LocalSocketTransport {
         if let Some(observe) = &self.observer {
             observe(&bound.address);
         }
-        Ok(Box::new(AcceptChild { bound, token }))
+        Ok(Box::new(AcceptChild {
+            bound,
+            token,
+            any_process: self.any_process,
+        }))
     }
 }
 
