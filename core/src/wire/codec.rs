@@ -6,7 +6,9 @@ use super::{DEFAULT_MAX_FRAME, FrameError, LENGTH_BYTES};
 /// Splits a byte stream into frame bodies, checking each announced length
 /// against the maximum before buffering the body.
 ///
-/// Built on [`LengthDelimitedCodec`] (4-byte big-endian length, body only).
+/// Built on [`LengthDelimitedCodec`] (4-byte big-endian length, body only),
+/// which is handed a frame only once all of it has arrived: an announced
+/// length is checked, never trusted to size an allocation.
 /// Usable both from `tokio_util::codec::FramedRead` and synchronously, by
 /// feeding a [`BytesMut`] to [`Decoder::decode`].
 ///
@@ -27,9 +29,6 @@ use super::{DEFAULT_MAX_FRAME, FrameError, LENGTH_BYTES};
 pub struct FrameCodec {
     inner: LengthDelimitedCodec,
     max_frame: u32,
-    /// True once the inner codec has consumed a length prefix and waits for
-    /// the body; the next prefix must not be peeked until then.
-    in_body: bool,
 }
 
 impl Default for FrameCodec {
@@ -46,11 +45,7 @@ impl FrameCodec {
             .big_endian()
             .max_frame_length(max_frame as usize)
             .new_codec();
-        Self {
-            inner,
-            max_frame,
-            in_body: false,
-        }
+        Self { inner, max_frame }
     }
 
     /// The maximum body size this codec accepts.
@@ -70,28 +65,21 @@ impl Decoder for FrameCodec {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if !self.in_body {
-            frame_length(src, self.max_frame)?;
-        }
-        let before = src.len();
-        match self.inner.decode(src)? {
-            Some(body) => {
-                self.in_body = false;
-                Ok(Some(body.freeze()))
+        match frame_length(src, self.max_frame)? {
+            Some(len) if src.len() >= LENGTH_BYTES + len => {
+                Ok(self.inner.decode(src)?.map(BytesMut::freeze))
             }
-            None => {
-                self.in_body |= src.len() < before;
-                Ok(None)
-            }
+            // Not all there yet: wait for more, reserving nothing.
+            _ => Ok(None),
         }
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         match self.decode(src)? {
             Some(body) => Ok(Some(body)),
-            None if src.is_empty() && !self.in_body => Ok(None),
+            None if src.is_empty() => Ok(None),
             None => Err(FrameError::Truncated {
-                buffered: src.len() + if self.in_body { LENGTH_BYTES } else { 0 },
+                buffered: src.len(),
             }),
         }
     }
@@ -146,6 +134,14 @@ mod tests {
             codec.decode_eof(&mut buf),
             Err(FrameError::Truncated { buffered: 2 })
         ));
+    }
+
+    #[test]
+    fn an_announced_length_is_not_reserved_ahead() {
+        let mut codec = FrameCodec::new(u32::MAX);
+        let mut buf = BytesMut::from(&[0x80, 0, 0, 0, 1, 2][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() < 1024 * 1024, "{}", buf.capacity());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! specification, precise enough to write a child in another language, is
 //! `docs/protocol.md`.
 //!
-//! - [`FrameCodec`] splits a byte stream into length-checked frame bodies.
+//! - [`FrameCodec`] splits a byte stream into length-checked frame bodies;
+//!   [`FrameReader`] does the same in place, for the parent's hot path.
 //! - [`Frame`] parses one body without copying its payload.
 //! - [`FrameEncoder`] writes frames into a buffer, serializing payloads in place.
 //! - [`Hello`], [`Handshake`], [`Diagnostic`], [`Progress`], [`Success`] and
@@ -19,6 +20,7 @@ mod frame;
 mod handshake;
 mod kind;
 mod payload;
+mod reader;
 mod remote;
 
 pub use codec::{FrameCodec, frame_length};
@@ -28,6 +30,7 @@ pub use frame::Frame;
 pub use handshake::{ChildInfo, CommandInfo, Handshake, Hello};
 pub use kind::FrameKind;
 pub use payload::{Diagnostic, Level, Progress, Success};
+pub use reader::FrameReader;
 pub use remote::{RemoteError, RemoteErrorKind};
 
 /// The protocol version this build speaks. Parent and child must agree exactly.

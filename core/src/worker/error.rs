@@ -442,3 +442,82 @@ fn resident(rss: Rss) -> String {
         Rss::Unavailable => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::Oom;
+
+    fn exit(code: i32) -> ChildExit {
+        ChildExit {
+            code: Some(code),
+            signal: None,
+            signal_name: None,
+            killed_by_parent: false,
+            oom: Oom::No,
+            limit: None,
+        }
+    }
+
+    #[test]
+    fn messages_read_as_sentences_without_debug_text() {
+        let during = WorkerError::ChildExited {
+            command: Some("count".into()),
+            generation: 4,
+            exit: exit(3),
+            rows_delivered: 0,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            during.to_string(),
+            "generation 4 exited with code 3 during command \"count\""
+        );
+        let idle = WorkerError::ChildExited {
+            command: None,
+            generation: 4,
+            exit: exit(3),
+            rows_delivered: 0,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            idle.to_string(),
+            "generation 4 exited with code 3 between requests"
+        );
+        let looping = WorkerError::CrashLoop {
+            attempts: 3,
+            retry_after: Duration::from_millis(1_500),
+            last: Arc::new(idle),
+        };
+        assert_eq!(
+            looping.to_string(),
+            "3 children in a row failed before taking a request: backing off, the next child \
+             starts in 1.5 s; the last failure: generation 4 exited with code 3 between requests"
+        );
+        let limited = WorkerError::RestartLimit {
+            limit: 16,
+            window: Duration::from_secs(60),
+            reason: RestartReason::ChildExited,
+            retry_after: Duration::from_millis(100),
+        };
+        assert_eq!(
+            limited.to_string(),
+            "16 unplanned replacements within 1 min, the last after child_exited: backing off, \
+             the next child starts in 100 ms"
+        );
+        let timeout = WorkerError::Timeout {
+            command: "hang".into(),
+            generation: 2,
+            timeout: Duration::from_millis(250),
+            rows_delivered: 0,
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "command \"hang\" timed out after 250 ms in generation 2"
+        );
+        for error in [&during, &looping, &limited, &timeout] {
+            let text = error.to_string();
+            assert!(!text.contains("Some(") && !text.contains("None"), "{text}");
+        }
+    }
+}

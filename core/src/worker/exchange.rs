@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::rss::Rss;
 use crate::sink::{Sink, SinkError};
-use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
+use crate::wire::{
+    Diagnostic, Frame, FrameError, FrameKind, FrameReader, Level, Progress, RemoteError,
+};
 
 use super::claim::Claim;
 use super::generation::Generation;
-use super::reader::FrameReader;
 use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
 
 /// Where a request's diagnostics and progress go, and how it may end early.

@@ -8,10 +8,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
-use crate::wire::{ChildInfo, Frame, FrameEncoder, FrameKind, Handshake, Hello, PROTOCOL_VERSION};
+use crate::wire::{
+    ChildInfo, Frame, FrameEncoder, FrameKind, FrameReader, Handshake, Hello, PROTOCOL_VERSION,
+};
 
 use super::process::{Ended, Process};
-use super::reader::FrameReader;
 use super::{ShutdownStep, WorkerConfig, WorkerError};
 
 /// How long to wait for a child that closed its channel to exit by itself

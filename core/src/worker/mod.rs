@@ -20,7 +20,6 @@ mod generation;
 mod intensity;
 pub mod limits;
 mod process;
-mod reader;
 mod request;
 mod restart;
 mod rows;

@@ -1,0 +1,153 @@
+//! Frame reading: the parent's in-place `FrameReader` and the child's
+//! `FrameCodec` must split any byte stream, delivered in chunks of any size,
+//! into the same frames and the same error, without panicking; every body
+//! must parse or fail cleanly.
+//!
+//! Input: a chunk size byte, a maximum-frame selector byte, then the stream.
+
+#![no_main]
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bulkhead::wire::{Frame, FrameCodec, FrameError, FrameReader};
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::codec::Decoder;
+
+/// What reading produced: bodies, then how the stream ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Read {
+    bodies: Vec<Vec<u8>>,
+    end: End,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Clean,
+    TooLarge { len: u64, max: u32 },
+    Truncated { buffered: usize },
+}
+
+fn end_of(error: FrameError) -> End {
+    match error {
+        FrameError::TooLarge { len, max } => End::TooLarge { len, max },
+        FrameError::Truncated { buffered } => End::Truncated { buffered },
+        other => panic!("a reader failed with {other}"),
+    }
+}
+
+/// Hands out at most `chunk` bytes per read.
+struct Chunked {
+    data: Vec<u8>,
+    at: usize,
+    chunk: usize,
+}
+
+impl AsyncRead for Chunked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let left = self.data.len() - self.at;
+        let take = self.chunk.min(left).min(buf.remaining());
+        let at = self.at;
+        buf.put_slice(&self.data[at..at + take]);
+        self.at += take;
+        Poll::Ready(Ok(()))
+    }
+}
+
+thread_local! {
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+}
+
+fn via_reader(data: &[u8], chunk: usize, max_frame: u32) -> Read {
+    let io = Chunked {
+        data: data.to_vec(),
+        at: 0,
+        chunk,
+    };
+    let mut reader = FrameReader::new(Box::pin(io), max_frame);
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let mut bodies = Vec::new();
+            loop {
+                match reader.next().await {
+                    None => {
+                        return Read {
+                            bodies,
+                            end: End::Clean,
+                        };
+                    }
+                    Some(Ok(body)) => bodies.push(body.to_vec()),
+                    Some(Err(error)) => {
+                        return Read {
+                            bodies,
+                            end: end_of(error),
+                        };
+                    }
+                }
+            }
+        })
+    })
+}
+
+fn via_codec(data: &[u8], chunk: usize, max_frame: u32) -> Read {
+    let mut codec = FrameCodec::new(max_frame);
+    let mut buf = BytesMut::new();
+    let mut bodies = Vec::new();
+    for piece in data.chunks(chunk) {
+        buf.extend_from_slice(piece);
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(body)) => bodies.push(body.to_vec()),
+                Ok(None) => break,
+                Err(error) => {
+                    return Read {
+                        bodies,
+                        end: end_of(error),
+                    };
+                }
+            }
+        }
+    }
+    loop {
+        match codec.decode_eof(&mut buf) {
+            Ok(Some(body)) => bodies.push(body.to_vec()),
+            Ok(None) => {
+                return Read {
+                    bodies,
+                    end: End::Clean,
+                };
+            }
+            Err(error) => {
+                return Read {
+                    bodies,
+                    end: end_of(error),
+                };
+            }
+        }
+    }
+}
+
+fuzz_target!(|input: &[u8]| {
+    let [chunk, max, data @ ..] = input else {
+        return;
+    };
+    let chunk = 1 + usize::from(*chunk % 64);
+    let max_frame = [16, 4096, 1 << 20, u32::MAX][usize::from(*max % 4)];
+    let from_reader = via_reader(data, chunk, max_frame);
+    let from_codec = via_codec(data, chunk, max_frame);
+    assert_eq!(from_reader, from_codec);
+    for body in &from_reader.bodies {
+        if let Ok(frame) = Frame::decode(body) {
+            // Every parsed frame knows its kind and request.
+            let _ = (frame.kind(), frame.request());
+        }
+    }
+});
