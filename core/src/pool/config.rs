@@ -156,8 +156,8 @@ impl<K: SessionKey> PoolBuilder<K> {
     }
 
     /// Builds the pool. No child starts until the first lease is acquired.
-    /// Must be called within a tokio runtime (idle workers are retired by a
-    /// task on it).
+    /// Must be called within a tokio runtime: replacements in the
+    /// background and idle retirement run as tasks on it.
     pub fn build(self) -> Result<Pool<K>, PoolError> {
         Pool::new(self.config()?)
     }

@@ -237,7 +237,8 @@ impl<K: SessionKey> Shared<K> {
             (table.dispatch(), replace)
         };
         if let Some(parked) = replace {
-            this.runtime.spawn(recover(Arc::clone(this), index, parked));
+            this.runtime
+                .spawn(recover(Arc::downgrade(this), index, parked));
         }
         this.returned.notify_waiters();
         Self::send(this, answers);

@@ -9,7 +9,7 @@
 //! such a worker: they wait in the queue, or are refused when every worker
 //! is backing off and none will serve them in time (see the table).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use super::SessionKey;
@@ -20,15 +20,25 @@ use super::slot::BackedOff;
 /// Brings the worker of slot `index` back to a running child, then returns
 /// it to the pool. Gives up (and empties the slot) when the worker has been
 /// failing for the pool's idle retirement time; stops when the pool closes.
+/// Holds the pool only while it reports, so that dropping every handle
+/// ends the task (and the worker with it).
 pub(super) async fn recover<K: SessionKey>(
-    shared: Arc<Shared<K>>,
+    pool: Weak<Shared<K>>,
     index: usize,
     mut parked: Box<Parked<K>>,
 ) {
     let since = Instant::now();
-    while !shared.closing.is_cancelled() {
-        let Err(error) = parked.worker.ready(false).await else {
-            break;
+    loop {
+        let result = parked.worker.ready(false).await;
+        let Some(shared) = pool.upgrade() else {
+            return;
+        };
+        let error = match result {
+            Ok(()) => break Shared::give_back(&shared, index, Some(parked)),
+            Err(_) if shared.closing.is_cancelled() => {
+                break Shared::give_back(&shared, index, Some(parked));
+            }
+            Err(error) => error,
         };
         let until = parked.worker.backing_off_until();
         tracing::warn!(slot = index, %error, "replacing a pooled worker's child failed");
@@ -51,13 +61,18 @@ pub(super) async fn recover<K: SessionKey>(
             .is_some_and(|after| since.elapsed() >= after)
         {
             tracing::warn!(slot = index, "giving up on a worker that keeps failing");
-            Shared::retired(&shared, index, parked.stats());
-            return;
+            break Shared::retired(&shared, index, parked.stats());
         }
+        let closing = shared.closing.clone();
+        drop(shared);
         tokio::select! {
             () = tokio::time::sleep_until(until.into()) => {}
-            () = shared.closing.cancelled() => break,
+            () = closing.cancelled() => {
+                if let Some(shared) = pool.upgrade() {
+                    Shared::give_back(&shared, index, Some(parked));
+                }
+                return;
+            }
         }
     }
-    Shared::give_back(&shared, index, Some(parked));
 }

@@ -338,6 +338,8 @@ impl<K: SessionKey> Table<K> {
         parked: Option<Box<Parked<K>>>,
     ) -> Option<Box<Parked<K>>> {
         let (slot, replace) = match parked {
+            // Its acquirer gave up before the first start: nothing to keep.
+            Some(parked) if parked.worker.generation() == 0 => (Slot::Empty, None),
             Some(parked) if parked.worker.info().is_none() && !self.closing => {
                 let recovery = Recovery {
                     stats: parked.stats().clone(),
