@@ -231,17 +231,12 @@ impl<K: SessionKey> Shared<K> {
     /// waiting shutdown. A worker whose child is gone is replaced in the
     /// background.
     pub(super) fn give_back(this: &Arc<Self>, index: usize, parked: Option<Box<Parked<K>>>) {
-        let (answers, replace) = {
-            let mut table = this.lock();
-            let replace = table.put_back(index, parked);
-            (table.dispatch(), replace)
-        };
+        let mut replace = None;
+        Self::changed(this, |table| replace = table.put_back(index, parked));
         if let Some(parked) = replace {
             this.runtime
                 .spawn(recover(Arc::downgrade(this), index, parked));
         }
-        this.returned.notify_waiters();
-        Self::send(this, answers);
     }
 
     /// Applies `change` to the table, then serves (or refuses) queued

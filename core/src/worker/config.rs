@@ -380,7 +380,7 @@ impl WorkerBuilder {
         match &self.memory_limit {
             Some(limit) if limit.bytes == 0 => {
                 return Err(WorkerError::Config {
-                    reason: "memory_limit is zero or was not set before its enforcer or cgroup",
+                    reason: "memory_limit is zero, or its enforcer or cgroup was set without it",
                 });
             }
             Some(MemoryLimit {
