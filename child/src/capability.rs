@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bulkhead::command::{StreamCommand, UnaryCommand};
-use bulkhead::wire::{CommandInfo, RemoteError, RemoteErrorKind, SESSION_COMMAND};
+use bulkhead_protocol::command::{StreamCommand, UnaryCommand};
+use bulkhead_protocol::wire::{CommandInfo, RemoteError, RemoteErrorKind, SESSION_COMMAND};
 use serde::de::DeserializeOwned;
 
 use crate::context::{Context, StreamContext};
@@ -23,7 +23,7 @@ type Handler = Box<dyn Fn(&[u8], &mut Context<'_>) -> Handled + Send + Sync>;
 /// use bulkhead_child::{Capability, HandlerError};
 /// use serde::{Deserialize, Serialize};
 ///
-/// #[derive(Serialize, Deserialize, bulkhead::Command)]
+/// #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
 /// #[command(row = u64, summary = u64)]
 /// struct Count {
 ///     to: u64,
@@ -71,7 +71,7 @@ impl Capability {
     /// use bulkhead_child::{Capability, HandlerError};
     /// use serde::{Deserialize, Serialize};
     ///
-    /// #[derive(Serialize, Deserialize, bulkhead::Command)]
+    /// #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
     /// #[command(name = "bulkhead.session")]
     /// struct Hijack {}
     ///
@@ -297,14 +297,14 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex, PoisonError};
 
-    use bulkhead::wire::{Frame, Success, frame_length};
+    use bulkhead_protocol::wire::{Frame, Success, frame_length};
     use serde::{Deserialize, Serialize};
 
     use super::*;
     use crate::context::CancelMark;
     use crate::output::Output;
 
-    #[derive(Serialize, Deserialize, bulkhead::Command)]
+    #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
     #[command(response = String)]
     struct Echo {
         text: String,

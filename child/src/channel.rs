@@ -1,22 +1,60 @@
-//! The child's end of the channel, chosen from the environment.
+//! The child's end of the channel: the registered transport the parent
+//! named, and the redirection of stray output once it is open.
 
-use std::io::{Read, Write};
+use bulkhead_protocol::env;
+use bulkhead_protocol::transport::{ChildChannel, ChildTransport};
 
-use crate::{local_socket, stdio};
+use crate::redirect;
 
-/// The byte channel to the parent.
-pub(crate) struct Channel {
-    pub(crate) reader: Box<dyn Read + Send>,
-    pub(crate) writer: Box<dyn Write + Send>,
+/// The transports registered by default: those whose crate features are on.
+pub(crate) fn defaults() -> Vec<Box<dyn ChildTransport>> {
+    [stdio(), local_socket()].into_iter().flatten().collect()
 }
 
-/// Opens the channel named by `BULKHEAD_TRANSPORT` (stdio when unset):
-/// `"stdio"` or `"local-socket"`.
-pub(crate) fn from_env() -> Result<Channel, String> {
-    let transport = std::env::var(bulkhead::env::TRANSPORT).unwrap_or_else(|_| "stdio".to_owned());
-    match transport.as_str() {
-        "stdio" => stdio::take().map_err(|err| format!("cannot take over stdio: {err}")),
-        "local-socket" => local_socket::connect(),
-        other => Err(format!("unsupported transport {other:?}")),
-    }
+#[cfg(feature = "stdio")]
+fn stdio() -> Option<Box<dyn ChildTransport>> {
+    Some(Box::new(bulkhead_stdio::StdioChild))
+}
+
+#[cfg(not(feature = "stdio"))]
+fn stdio() -> Option<Box<dyn ChildTransport>> {
+    None
+}
+
+#[cfg(feature = "local-socket")]
+fn local_socket() -> Option<Box<dyn ChildTransport>> {
+    Some(Box::new(bulkhead_local_socket::LocalSocketChild))
+}
+
+#[cfg(not(feature = "local-socket"))]
+fn local_socket() -> Option<Box<dyn ChildTransport>> {
+    None
+}
+
+/// The transport a child uses when the parent names none.
+const DEFAULT: &str = "stdio";
+
+/// Opens the channel of the transport named by `BULKHEAD_TRANSPORT` (stdio
+/// when unset) among `transports`, then keeps stray output off it.
+pub(crate) fn open(transports: &[Box<dyn ChildTransport>]) -> Result<ChildChannel, String> {
+    let name = std::env::var(env::TRANSPORT).unwrap_or_else(|_| DEFAULT.to_owned());
+    let Some(transport) = transports.iter().find(|transport| transport.name() == name) else {
+        let served: Vec<&str> = transports
+            .iter()
+            .map(|transport| transport.name())
+            .collect();
+        return Err(format!(
+            "the parent asked for transport \"{name}\"; this child serves {}",
+            if served.is_empty() {
+                "none".to_owned()
+            } else {
+                served.join(", ")
+            }
+        ));
+    };
+    let channel = transport
+        .connect()
+        .map_err(|err| format!("cannot open the {name} channel: {err}"))?;
+    redirect::stray_output().map_err(|err| format!("cannot redirect stdio: {err}"))?;
+    Ok(channel)
 }

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bulkhead::wire::{
+use bulkhead_protocol::wire::{
     Diagnostic, FrameKind, Level, Progress, RemoteError, RemoteErrorKind, Success,
 };
 use serde::Serialize;
@@ -130,10 +130,10 @@ impl<'a> Context<'a> {
     fn write(
         &mut self,
         encode: impl FnOnce(
-            &bulkhead::wire::FrameEncoder,
+            &bulkhead_protocol::wire::FrameEncoder,
             &mut Vec<u8>,
             u64,
-        ) -> Result<(), bulkhead::wire::EncodeError>,
+        ) -> Result<(), bulkhead_protocol::wire::EncodeError>,
     ) -> Result<(), HandlerError> {
         let request = self.request;
         match self

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use bulkhead::wire::{RemoteError, RemoteErrorKind};
+use bulkhead_protocol::wire::{RemoteError, RemoteErrorKind};
 
 /// A handler's failure, sent to the parent as a typed terminal error.
 ///

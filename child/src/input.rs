@@ -3,9 +3,8 @@
 use std::io::Read;
 use std::sync::atomic::Ordering;
 
-use bulkhead::wire::{DEFAULT_MAX_FRAME, Frame, FrameCodec};
-use bytes::{Bytes, BytesMut};
-use tokio_util::codec::Decoder;
+use bulkhead_protocol::wire::{DEFAULT_MAX_FRAME, Frame, FrameError, FrameReader};
+use bytes::Bytes;
 
 use crate::context::CancelMark;
 
@@ -22,21 +21,15 @@ pub(crate) enum Incoming {
     Broken(String),
 }
 
-/// The reading end of the channel with its frame buffer.
+/// The reading end of the channel with its frame reader.
 pub(crate) struct Input {
-    reader: Box<dyn Read + Send>,
-    codec: FrameCodec,
-    buf: BytesMut,
-    chunk: Vec<u8>,
+    frames: FrameReader<Box<dyn Read + Send>>,
 }
 
 impl Input {
     pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
         Self {
-            reader,
-            codec: FrameCodec::new(DEFAULT_MAX_FRAME),
-            buf: BytesMut::with_capacity(8 * 1024),
-            chunk: vec![0u8; 8 * 1024],
+            frames: FrameReader::new(reader, DEFAULT_MAX_FRAME),
         }
     }
 
@@ -45,21 +38,19 @@ impl Input {
     /// running on the other thread sees them at once.
     pub(crate) fn next(&mut self, cancel: &CancelMark) -> Incoming {
         loop {
-            let body = match self.codec.decode(&mut self.buf) {
-                Ok(Some(body)) => body,
-                Ok(None) => match self.reader.read(&mut self.chunk) {
-                    Ok(0) | Err(_) => return Incoming::Closed,
-                    Ok(n) => {
-                        self.buf.extend_from_slice(&self.chunk[..n]);
-                        continue;
-                    }
-                },
-                Err(err) => {
+            let body = match self.frames.read_frame() {
+                Some(Ok(body)) => body,
+                // A read error, or the end in the middle of a frame (a
+                // parent that died while writing), ends the channel too.
+                None | Some(Err(FrameError::Io(_) | FrameError::Truncated { .. })) => {
+                    return Incoming::Closed;
+                }
+                Some(Err(err)) => {
                     return Incoming::Broken(format!("unreadable frame from the parent: {err}"));
                 }
             };
-            return match Frame::decode(&body) {
-                Ok(Frame::Hello { payload }) => Incoming::Hello(body.slice_ref(payload)),
+            return match Frame::decode(body) {
+                Ok(Frame::Hello { payload }) => Incoming::Hello(Bytes::copy_from_slice(payload)),
                 Ok(Frame::Request {
                     request,
                     command,
@@ -67,7 +58,7 @@ impl Input {
                 }) => Incoming::Request {
                     id: request,
                     command: command.to_owned(),
-                    args: body.slice_ref(args),
+                    args: Bytes::copy_from_slice(args),
                 },
                 Ok(Frame::Cancel { request }) => {
                     cancel.fetch_max(request, Ordering::Relaxed);

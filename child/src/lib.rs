@@ -7,7 +7,7 @@
 //! use bulkhead_child::{Capability, HandlerError};
 //! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Serialize, Deserialize, bulkhead::Command)]
+//! #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
 //! #[command(response = String)]
 //! struct Echo {
 //!     text: String,
@@ -56,18 +56,17 @@ mod channel;
 mod context;
 mod error;
 mod input;
-mod local_socket;
 mod orphan;
 mod output;
+mod redirect;
 mod running;
 mod runtime;
-mod stdio;
 
 pub use capability::Capability;
 pub use context::{Context, DEFAULT_STREAM, StreamContext};
 pub use error::HandlerError;
 pub use output::LINGER;
-pub use runtime::{run, run_if_child};
+pub use runtime::{Runtime, run, run_if_child};
 
 #[cfg(feature = "fault-injection")]
 pub use runtime::run_with_protocol;

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bulkhead::wire::{EncodeError, FrameEncoder};
+use bulkhead_protocol::wire::{EncodeError, FrameEncoder};
 
 /// The longest a written row waits in the buffer before it is sent.
 pub const LINGER: Duration = Duration::from_millis(2);

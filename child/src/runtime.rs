@@ -17,12 +17,14 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bulkhead::wire::{
+use bulkhead_protocol::wire::{
     ChildInfo, DEFAULT_MAX_FRAME, FrameKind, Handshake, Hello, MIN_MAX_FRAME, PROTOCOL_VERSION,
 };
 
+use bulkhead_protocol::transport::{ChildChannel, ChildTransport};
+
 use crate::capability::Capability;
-use crate::channel::{self, Channel};
+use crate::channel;
 use crate::context::{CancelMark, Context};
 use crate::input::{Incoming, Input};
 use crate::orphan::{self, Leader, Parent};
@@ -54,16 +56,17 @@ const RUNNING: u8 = u8::MAX;
 /// channel. On Linux the child also receives SIGTERM when its parent dies;
 /// see the crate docs.
 pub fn run(capability: Capability) -> ExitCode {
-    ExitCode::from(serve(capability, PROTOCOL_VERSION))
+    Runtime::new(capability).run()
 }
 
-/// Serves `capability` and exits the process if this process was launched by
-/// a bulkhead parent; returns otherwise. Lets one executable act as both
+/// Serves what `make` returns (a [`Capability`], or a [`Runtime`]) and exits
+/// the process if this process was launched by a bulkhead parent; returns
+/// otherwise, without calling `make`. Lets one executable act as both
 /// parent and child: call it first thing in `main`, and point the worker at
 /// `std::env::current_exe()`.
-pub fn run_if_child(capability: impl FnOnce() -> Capability) {
-    if std::env::var_os(bulkhead::env::CHILD).is_some_and(|value| value == "1") {
-        std::process::exit(i32::from(serve(capability(), PROTOCOL_VERSION)));
+pub fn run_if_child<R: Into<Runtime>>(make: impl FnOnce() -> R) {
+    if std::env::var_os(bulkhead_protocol::env::CHILD).is_some_and(|value| value == "1") {
+        std::process::exit(i32::from(serve(make().into())));
     }
 }
 
@@ -71,7 +74,80 @@ pub fn run_if_child(capability: impl FnOnce() -> Capability) {
 /// that a parent refuses a child of another protocol version.
 #[cfg(feature = "fault-injection")]
 pub fn run_with_protocol(capability: Capability, protocol: u32) -> ExitCode {
-    ExitCode::from(serve(capability, protocol))
+    let mut runtime = Runtime::new(capability);
+    runtime.protocol = protocol;
+    runtime.run()
+}
+
+/// The child runtime: a capability and the transports it may serve on.
+///
+/// [`run`] serves a capability on the transports registered by default:
+/// stdio and local sockets (each behind the crate feature of that name).
+/// A child that must serve on a transport of its own registers it here; the
+/// runtime uses the one the parent names in `BULKHEAD_TRANSPORT`.
+///
+/// ```no_run
+/// # #[derive(Debug)]
+/// # struct Inherited;
+/// # impl bulkhead_protocol::transport::ChildTransport for Inherited {
+/// #     fn name(&self) -> &'static str { "inherited" }
+/// #     fn connect(&self) -> std::io::Result<bulkhead_protocol::transport::ChildChannel> {
+/// #         Err(std::io::Error::other("only an example"))
+/// #     }
+/// # }
+/// let capability = bulkhead_child::Capability::new("echo", "1.0.0");
+/// let code = bulkhead_child::Runtime::new(capability)
+///     .transport(Inherited)
+///     .run();
+/// ```
+pub struct Runtime {
+    capability: Capability,
+    transports: Vec<Box<dyn ChildTransport>>,
+    protocol: u32,
+}
+
+impl Runtime {
+    /// `capability`, served on the default transports.
+    pub fn new(capability: Capability) -> Self {
+        Self {
+            capability,
+            transports: channel::defaults(),
+            protocol: PROTOCOL_VERSION,
+        }
+    }
+
+    /// Registers `transport`, in place of one of the same name.
+    pub fn transport(mut self, transport: impl ChildTransport) -> Self {
+        self.transports
+            .retain(|registered| registered.name() != transport.name());
+        self.transports.push(Box::new(transport));
+        self
+    }
+
+    /// The names of the registered transports.
+    pub fn transports(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.transports.iter().map(|transport| transport.name())
+    }
+
+    /// Serves until the parent sends shutdown or closes the channel, as
+    /// [`run`] does, and returns the process exit code.
+    pub fn run(self) -> ExitCode {
+        ExitCode::from(serve(self))
+    }
+}
+
+impl From<Capability> for Runtime {
+    fn from(capability: Capability) -> Self {
+        Self::new(capability)
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("transports", &self.transports().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What both serving threads share.
@@ -88,7 +164,12 @@ struct Server {
     leader: Option<Leader>,
 }
 
-fn serve(capability: Capability, protocol: u32) -> u8 {
+fn serve(runtime: Runtime) -> u8 {
+    let Runtime {
+        capability,
+        transports,
+        protocol,
+    } = runtime;
     // The SIGTERM handler goes in first, so that a parent-death signal that
     // comes at once already takes the group down.
     let leader = Leader::claim();
@@ -99,7 +180,7 @@ fn serve(capability: Capability, protocol: u32) -> u8 {
         }
         return EXIT_CLEAN;
     }
-    let Channel { reader, writer } = match channel::from_env() {
+    let ChildChannel { reader, writer } = match channel::open(&transports) {
         Ok(channel) => channel,
         Err(err) => return fail(EXIT_SETUP, &err),
     };

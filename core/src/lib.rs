@@ -28,24 +28,25 @@
 //! ```
 //!
 //! The child side lives in the `bulkhead-child` crate; the stdio transport in
-//! `bulkhead-stdio`. The wire format is specified in `docs/protocol.md` and
-//! implemented in [`wire`].
+//! `bulkhead-stdio`. What both sides share (the wire format, the [`Command`]
+//! traits, the environment contract) is the `bulkhead-protocol` crate,
+//! re-exported here as [`wire`], [`command`] and [`env`](mod@env); the format is
+//! specified in `docs/protocol.md`.
 
 #![warn(missing_docs)]
 
 extern crate self as bulkhead;
 
-pub mod command;
 mod describe;
-pub mod env;
 pub mod policy;
 pub mod pool;
 pub mod row;
 pub mod rss;
 pub mod sink;
 pub mod transport;
-pub mod wire;
 pub mod worker;
+
+pub use bulkhead_protocol::{command, env, wire};
 
 pub use bulkhead_macros::Command;
 

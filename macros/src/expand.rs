@@ -21,7 +21,7 @@ use crate::errors::Errors;
 /// spanned at those tokens), so rustc's "the trait bound `X: Serialize` is
 /// not satisfied" points at `X` in the attribute or at the request type's
 /// name.
-pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+pub(crate) fn derive(input: &DeriveInput, root: &TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if let Data::Union(data) = &input.data {
         errors.push(syn::Error::new(
@@ -36,7 +36,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         None => LitStr::new(&snake_case(&input.ident.to_string()), input.ident.span()),
     };
     let shape = attrs.shape(&mut errors);
-    let impls = impls(input, &name, &shape);
+    let impls = impls(input, &name, &shape, root);
     let errors = errors.into_compile_errors();
     quote! {
         #impls
@@ -45,7 +45,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
 }
 
 /// The trait impls for `shape`.
-fn impls(input: &DeriveInput, name: &LitStr, shape: &Shape) -> TokenStream {
+fn impls(input: &DeriveInput, name: &LitStr, shape: &Shape, root: &TokenStream) -> TokenStream {
     let unit: Type = syn::parse_quote!(());
     let output = shape.output.as_ref().unwrap_or(&unit);
     let row = match &shape.kind {
@@ -55,12 +55,12 @@ fn impls(input: &DeriveInput, name: &LitStr, shape: &Shape) -> TokenStream {
 
     let ident = &input.ident;
     let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
-    let where_clause = where_clause(&input.generics, ident, output, row);
+    let where_clause = where_clause(&input.generics, ident, output, row, root);
 
     let command = quote! {
         #[automatically_derived]
         #[allow(unused_qualifications)]
-        impl #impl_generics ::bulkhead::Command for #ident #ty_generics #where_clause {
+        impl #impl_generics #root::Command for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             type Output = #output;
         }
@@ -70,12 +70,12 @@ fn impls(input: &DeriveInput, name: &LitStr, shape: &Shape) -> TokenStream {
         None => quote! {
             #[automatically_derived]
             #[allow(unused_qualifications)]
-            impl #impl_generics ::bulkhead::UnaryCommand for #ident #ty_generics #where_clause {}
+            impl #impl_generics #root::UnaryCommand for #ident #ty_generics #where_clause {}
         },
         Some(row) => quote! {
             #[automatically_derived]
             #[allow(unused_qualifications)]
-            impl #impl_generics ::bulkhead::StreamCommand for #ident #ty_generics #where_clause {
+            impl #impl_generics #root::StreamCommand for #ident #ty_generics #where_clause {
                 type Row = #row;
             }
         },
@@ -99,6 +99,7 @@ fn where_clause(
     ident: &Ident,
     output: &Type,
     row: Option<&Type>,
+    root: &TokenStream,
 ) -> TokenStream {
     let mut predicates: Vec<TokenStream> = generics
         .where_clause
@@ -108,7 +109,7 @@ fn where_clause(
         .collect();
     if !generics.params.is_empty() {
         let span = ident.span();
-        let serde = serde_path(span);
+        let serde = serde_path(span, root);
         predicates.push(quote_spanned! {span=>
             Self: #serde::Serialize + #serde::de::DeserializeOwned
                 + ::core::marker::Send + ::core::marker::Sync + 'static
@@ -118,7 +119,7 @@ fn where_clause(
     for ty in std::iter::once(output).chain(row) {
         if mentions_any(ty.to_token_stream(), &params) {
             let span = ty.span();
-            let serde = serde_path(span);
+            let serde = serde_path(span, root);
             predicates.push(quote_spanned! {span=>
                 #ty: #serde::Serialize + #serde::de::DeserializeOwned
                     + ::core::marker::Send + 'static
@@ -141,7 +142,9 @@ fn mentions_any(tokens: TokenStream, params: &[&Ident]) -> bool {
     })
 }
 
-/// Where generated code finds serde, spanned for error messages.
-fn serde_path(span: Span) -> TokenStream {
-    quote_spanned!(span=> ::bulkhead::__private::serde)
+/// Where generated code finds serde, spanned for error messages: re-exported
+/// by the crate at `root`, so the user's crate needs no serde path of its
+/// own.
+fn serde_path(span: Span, root: &TokenStream) -> TokenStream {
+    quote_spanned!(span=> #root::__private::serde)
 }

@@ -77,5 +77,15 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(Command, attributes(command))]
 pub fn derive_command(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input).into()
+    expand::derive(&input, &quote::quote!(::bulkhead)).into()
+}
+
+/// The same derive for crates that depend on `bulkhead-protocol` alone (a
+/// child, or command types shared by both sides); `bulkhead_protocol`
+/// re-exports it as `Command`. The impls name `::bulkhead_protocol` instead
+/// of `::bulkhead`.
+#[proc_macro_derive(ProtocolCommand, attributes(command))]
+pub fn derive_protocol_command(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input, &quote::quote!(::bulkhead_protocol)).into()
 }

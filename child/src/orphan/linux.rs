@@ -12,7 +12,7 @@ const PF_EXITING: u64 = 0x4;
 
 /// Arms SIGTERM for when the parent dies, then tells whether it already
 /// has: this process's parent is no longer the one named by
-/// [`bulkhead::env::PARENT_PID`]. Without that variable (a child started by
+/// [`bulkhead_protocol::env::PARENT_PID`]. Without that variable (a child started by
 /// hand) the parent counts as alive. A parent that is PID 1 is alive too:
 /// the check compares with the recorded pid, never with 1.
 ///
@@ -49,7 +49,7 @@ pub(crate) fn parent_dying() -> bool {
 
 /// The parent's pid as the parent recorded it.
 fn expected_parent() -> Option<i32> {
-    std::env::var(bulkhead::env::PARENT_PID)
+    std::env::var(bulkhead_protocol::env::PARENT_PID)
         .ok()
         .and_then(|pid| pid.parse().ok())
 }

@@ -4,7 +4,7 @@
 //!
 //! - **Parent death** (`linux.rs` / `fallback.rs`): on Linux the child asks
 //!   the kernel for SIGTERM when its parent dies (`PR_SET_PDEATHSIG`), then
-//!   checks that the parent named by [`bulkhead::env::PARENT_PID`] is still
+//!   checks that the parent named by [`bulkhead_protocol::env::PARENT_PID`] is still
 //!   its parent, since it may have died before the request was made. At
 //!   channel EOF it checks again whether the parent is dying, because a dying
 //!   parent's pipes close before the signal is sent: a group leader then

@@ -11,12 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::rss::Rss;
 use crate::sink::{Sink, SinkError};
-use crate::wire::{
-    Diagnostic, Frame, FrameError, FrameKind, FrameReader, Level, Progress, RemoteError,
-};
+use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
 use super::claim::Claim;
-use super::generation::Generation;
+use super::generation::{ChildReader, Generation};
 use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
 
 /// Where a request's diagnostics and progress go, and how it may end early.
@@ -248,7 +246,7 @@ pub(crate) async fn exchange<H: RowHandler>(
 /// Waits until the row sink can take another row (while rows are still
 /// delivered), then for the next frame.
 async fn next_frame<'r, H: RowHandler>(
-    reader: &'r mut FrameReader,
+    reader: &'r mut ChildReader,
     rows: &mut H,
     live: bool,
     waits: &mut u64,

@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
@@ -14,6 +14,9 @@ use crate::wire::{
 
 use super::process::{Ended, Process};
 use super::{ShutdownStep, WorkerConfig, WorkerError};
+
+/// Frames from a child, whatever the transport's byte stream.
+pub(crate) type ChildReader = FrameReader<Pin<Box<dyn AsyncRead + Send>>>;
 
 /// How long to wait for a child that closed its channel to exit by itself
 /// before killing it.
@@ -54,7 +57,7 @@ pub(crate) struct Generation {
     pub(crate) in_flight: bool,
     pub(crate) encoder: FrameEncoder,
     pub(crate) out: Vec<u8>,
-    pub(crate) reader: FrameReader,
+    pub(crate) reader: ChildReader,
     writer: Pin<Box<dyn AsyncWrite + Send>>,
     process: Process,
 }
@@ -219,7 +222,7 @@ async fn handshake(
     (
         ChildInfo,
         FrameEncoder,
-        FrameReader,
+        ChildReader,
         Pin<Box<dyn AsyncWrite + Send>>,
     ),
     WorkerError,

@@ -13,7 +13,7 @@ use interprocess::local_socket::traits::tokio::Listener as _;
 
 use crate::half::halves;
 use crate::listener::Bound;
-use crate::sys;
+use crate::platform;
 use crate::token::{Rejection, Token};
 
 /// How long a peer has, after it connected, to present its token. The real
@@ -67,7 +67,7 @@ async fn accept_child(
     loop {
         tokio::select! {
             accepted = bound.listener.accept() => match accepted {
-                Ok(stream) => match sys::check_peer(&stream, child) {
+                Ok(stream) => match platform::check_peer(&stream, child) {
                     Err(rejection) => foreign.refused(bound, &rejection),
                     Ok(()) if pending.len() < MAX_PENDING => pending.push(check(stream, token)),
                     Ok(()) => refuse(bound, &stream, &Rejection::Crowded(MAX_PENDING)),

@@ -5,11 +5,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use bulkhead::env::{SOCKET_NAMESPACED, SOCKET_PATH};
+use crate::env::{SOCKET_NAMESPACED, SOCKET_PATH};
 use interprocess::local_socket::{GenericFilePath, GenericNamespaced, Name, ToFsName, ToNsName};
 
 /// The address of one child's listener, as the child finds it in
-/// [`bulkhead::env::SOCKET`].
+/// [`SOCKET`](crate::env::SOCKET).
 ///
 /// Its [`Display`](fmt::Display) form is that variable's value and
 /// [`FromStr`] reads it back:
@@ -57,7 +57,7 @@ impl SocketAddress {
 }
 
 impl fmt::Display for SocketAddress {
-    /// The value of [`bulkhead::env::SOCKET`]: `ns:NAME` or `path:PATH`. The
+    /// The value of [`SOCKET`](crate::env::SOCKET): `ns:NAME` or `path:PATH`. The
     /// transport only makes addresses whose paths are UTF-8.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -70,7 +70,7 @@ impl fmt::Display for SocketAddress {
 impl FromStr for SocketAddress {
     type Err = AddressError;
 
-    /// Reads the value of [`bulkhead::env::SOCKET`] back.
+    /// Reads the value of [`SOCKET`](crate::env::SOCKET) back.
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         if let Some(name) = value.strip_prefix(SOCKET_NAMESPACED) {
             Ok(Self::Namespaced(name.to_owned()))

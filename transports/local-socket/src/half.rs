@@ -13,7 +13,7 @@ use std::task::{Context, Poll, ready};
 use interprocess::local_socket::tokio::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::sys;
+use crate::platform;
 
 /// A shared handle on a stream, reading or writing.
 pub(crate) struct Half(Arc<Stream>);
@@ -48,10 +48,10 @@ impl AsyncWrite for Half {
     }
 
     /// Flushes, then half-closes the connection (see
-    /// [`sys::shutdown_write`]), so the child reads end of file as from a
+    /// [`platform::shutdown_write`]), so the child reads end of file as from a
     /// closed pipe; the reading half stays usable.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(Pin::new(&mut &*self.0).poll_flush(cx))?;
-        Poll::Ready(sys::shutdown_write(&self.0))
+        Poll::Ready(platform::shutdown_write(&self.0))
     }
 }

@@ -1,7 +1,13 @@
 //! The local-socket transport: frames travel over a Unix domain socket, or
 //! a named pipe on Windows, that the parent opens for one child.
 //!
-//! ```no_run
+//! Both halves live here: the parent's ([`LocalSocketTransport`], the
+//! `parent` feature, on by default) and the child's ([`LocalSocketChild`],
+//! the `child` feature, which `bulkhead-child` registers), with the
+//! environment variables between them in [`env`](mod@env).
+//!
+#![cfg_attr(feature = "parent", doc = "```no_run")]
+#![cfg_attr(not(feature = "parent"), doc = "```ignore")]
 //! # async fn demo() -> Result<(), bulkhead::WorkerError> {
 //! let worker = bulkhead::Worker::builder("target/release/my-child")
 //!     .transport(bulkhead_local_socket::LocalSocketTransport::new())
@@ -12,7 +18,7 @@
 //! ```
 //!
 //! The child binary needs no change: the child runtime reads
-//! [`BULKHEAD_TRANSPORT`](bulkhead::env::TRANSPORT) and connects by itself.
+//! [`BULKHEAD_TRANSPORT`](bulkhead_protocol::env::TRANSPORT) and connects by itself.
 //! It still points its stdout at stderr and its stdin at the null device, so
 //! stray prints are captured as with stdio.
 //!
@@ -29,10 +35,10 @@
 //!      this mode on Linux too);
 //!    - Windows: a named pipe `\\.\pipe\bulkhead-<32 hex>`;
 //! 2. makes a one-time token of 256 random bits (64 hex digits);
-//! 3. sets [`BULKHEAD_TRANSPORT`](bulkhead::env::TRANSPORT)`=local-socket`,
-//!    [`BULKHEAD_SOCKET`](bulkhead::env::SOCKET) (`ns:NAME` or
+//! 3. sets [`BULKHEAD_TRANSPORT`](bulkhead_protocol::env::TRANSPORT)`=local-socket`,
+//!    [`BULKHEAD_SOCKET`](env::SOCKET) (`ns:NAME` or
 //!    `path:PATH`, see [`SocketAddress`]) and
-//!    [`BULKHEAD_TOKEN`](bulkhead::env::TOKEN) in the child's environment.
+//!    [`BULKHEAD_TOKEN`](env::TOKEN) in the child's environment.
 //!
 //! After the spawn, the connect step accepts connections until the child's
 //! is found. Each peer is checked first by the credentials the kernel
@@ -90,14 +96,31 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "parent")]
 mod accept;
 mod address;
+#[cfg(feature = "child")]
+mod child;
+pub mod env;
+#[cfg(feature = "parent")]
 mod half;
+#[cfg(feature = "parent")]
 mod listener;
-mod sys;
+#[cfg(feature = "parent")]
+mod platform;
+#[cfg(feature = "parent")]
 mod token;
+#[cfg(feature = "parent")]
 mod transport;
 
+#[cfg(feature = "parent")]
 pub use accept::{MAX_PENDING, PRESENT_TIMEOUT};
 pub use address::{AddressError, SocketAddress};
-pub use transport::{LocalSocketTransport, NAME};
+#[cfg(feature = "child")]
+pub use child::LocalSocketChild;
+#[cfg(feature = "parent")]
+pub use transport::LocalSocketTransport;
+
+/// The value of [`BULKHEAD_TRANSPORT`](bulkhead_protocol::env::TRANSPORT)
+/// for this transport.
+pub const NAME: &str = "local-socket";

@@ -9,7 +9,7 @@ use interprocess::local_socket::ListenerOptions;
 use interprocess::local_socket::tokio::Listener;
 
 use crate::address::SocketAddress;
-use crate::sys;
+use crate::platform;
 use crate::token::{NAME_BYTES, random_hex};
 
 /// The socket file's name inside its private directory.
@@ -57,7 +57,7 @@ pub(crate) fn bind(address: &SocketAddress) -> io::Result<Listener> {
         .name(address.to_name()?)
         .try_overwrite(true)
         .max_spin_time(MAX_SPIN);
-    sys::lock_down(options)?.create_tokio()
+    platform::lock_down(options)?.create_tokio()
 }
 
 /// A directory only the owner can enter, holding one socket file; both are
@@ -78,7 +78,7 @@ impl PrivateDir {
                 format!("the socket directory {} is not UTF-8", dir.display()),
             ));
         }
-        sys::create_private_dir(&dir)?;
+        platform::create_private_dir(&dir)?;
         let socket = dir.join(SOCKET_FILE);
         Ok(Self { dir, socket })
     }
@@ -107,7 +107,7 @@ mod tests {
     #[tokio::test]
     async fn a_stale_socket_file_does_not_block_the_bind() {
         let dir = std::env::temp_dir().join(format!("bulkhead-test-{}", random_hex(8).unwrap()));
-        sys::create_private_dir(&dir).unwrap();
+        platform::create_private_dir(&dir).unwrap();
         let path = dir.join(SOCKET_FILE);
         // A listener that goes away without removing its file, as a crashed
         // process would leave it.

@@ -1,6 +1,6 @@
 //! The one-time token a child presents first on its connection.
 //!
-//! Format (see [`bulkhead::env::TOKEN`]): the token's length as a 4-byte
+//! Format (see [`TOKEN`](crate::env::TOKEN)): the token's length as a 4-byte
 //! big-endian unsigned integer, then its ASCII bytes. The parent answers
 //! nothing; it either goes on with the protocol or closes the connection.
 

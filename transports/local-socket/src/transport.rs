@@ -7,14 +7,12 @@ use std::sync::Arc;
 use bulkhead::transport::{Connect, Transport, TransportError};
 use tokio::process::Command;
 
+use crate::NAME;
 use crate::accept::AcceptChild;
 use crate::address::SocketAddress;
 use crate::listener::Bound;
-use crate::sys;
+use crate::platform;
 use crate::token::Token;
-
-/// The value of [`bulkhead::env::TRANSPORT`] for this transport.
-pub const NAME: &str = "local-socket";
 
 /// A callback that sees each listener's address; see
 /// [`LocalSocketTransport::on_listen`].
@@ -82,7 +80,7 @@ impl LocalSocketTransport {
     fn bind(&self) -> std::io::Result<Bound> {
         match &self.directory {
             Some(dir) => Bound::in_directory(dir),
-            None if sys::NAMESPACED_BY_DEFAULT => Bound::namespaced(),
+            None if platform::NAMESPACED_BY_DEFAULT => Bound::namespaced(),
             None => Bound::in_directory(&std::env::temp_dir()),
         }
     }
@@ -115,9 +113,9 @@ impl Transport for LocalSocketTransport {
             source,
         })?;
         command
-            .env(bulkhead::env::TRANSPORT, NAME)
-            .env(bulkhead::env::SOCKET, bound.address.to_string())
-            .env(bulkhead::env::TOKEN, token.as_str());
+            .env(bulkhead_protocol::env::TRANSPORT, NAME)
+            .env(crate::env::SOCKET, bound.address.to_string())
+            .env(crate::env::TOKEN, token.as_str());
         if let Some(observe) = &self.observer {
             observe(&bound.address);
         }
@@ -161,9 +159,9 @@ mod tests {
                 .and_then(|value| value.into_string().ok())
                 .unwrap()
         };
-        assert_eq!(get(bulkhead::env::TRANSPORT), NAME);
+        assert_eq!(get(bulkhead_protocol::env::TRANSPORT), NAME);
         let address = seen.lock().unwrap().clone().unwrap();
-        assert_eq!(get(bulkhead::env::SOCKET), address.to_string());
-        assert_eq!(get(bulkhead::env::TOKEN).len(), 64);
+        assert_eq!(get(crate::env::SOCKET), address.to_string());
+        assert_eq!(get(crate::env::TOKEN).len(), 64);
     }
 }

@@ -1,11 +1,15 @@
 //! The stdio transport: frames travel over the child's stdin and stdout.
 //!
 //! The simplest channel and the default: no names, no sockets, nothing to
-//! clean up. The child runtime moves the protocol off file descriptors 0 and
-//! 1 at start, so a capability's stray `println!` lands on stderr instead of
-//! corrupting the frames.
+//! clean up. Both halves live here: the parent's ([`StdioTransport`], the
+//! `parent` feature, on by default) and the child's ([`StdioChild`], the
+//! `child` feature, which `bulkhead-child` registers). The child's half
+//! moves the protocol off descriptors 0 and 1 into private duplicates; the
+//! child runtime then points stdout at stderr, so a capability's stray
+//! `println!` lands there instead of corrupting the frames.
 //!
-//! ```no_run
+#![cfg_attr(feature = "parent", doc = "```no_run")]
+#![cfg_attr(not(feature = "parent"), doc = "```ignore")]
 //! # async fn demo() -> Result<(), bulkhead::WorkerError> {
 //! let worker = bulkhead::Worker::builder("target/release/my-child")
 //!     .transport(bulkhead_stdio::StdioTransport)
@@ -17,61 +21,16 @@
 
 #![warn(missing_docs)]
 
-use std::process::Stdio;
+#[cfg(feature = "child")]
+mod child;
+#[cfg(feature = "parent")]
+mod parent;
 
-use async_trait::async_trait;
-use bulkhead::transport::{ChildPipes, Connect, Connection, Transport, TransportError};
-use tokio::process::Command;
+#[cfg(feature = "child")]
+pub use child::StdioChild;
+#[cfg(feature = "parent")]
+pub use parent::StdioTransport;
 
-/// The value of [`bulkhead::env::TRANSPORT`] for this transport.
+/// The value of [`BULKHEAD_TRANSPORT`](bulkhead_protocol::env::TRANSPORT)
+/// for this transport.
 pub const NAME: &str = "stdio";
-
-/// Frames over the child's standard input and output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StdioTransport;
-
-impl Transport for StdioTransport {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn prepare(&self, command: &mut Command) -> Result<Box<dyn Connect>, TransportError> {
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .env(bulkhead::env::TRANSPORT, NAME);
-        Ok(Box::new(Pipes))
-    }
-}
-
-/// Claims the pipes once the child is running.
-struct Pipes;
-
-#[async_trait]
-impl Connect for Pipes {
-    async fn connect(
-        self: Box<Self>,
-        pipes: &mut ChildPipes,
-    ) -> Result<Connection, TransportError> {
-        let stdin = pipes
-            .stdin
-            .take()
-            .ok_or(TransportError::MissingPipe("stdin"))?;
-        let stdout = pipes
-            .stdout
-            .take()
-            .ok_or(TransportError::MissingPipe("stdout"))?;
-        Ok(Connection::new(stdout, stdin))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_is_object_safe() {
-        let transport: Box<dyn Transport> = Box::new(StdioTransport);
-        assert_eq!(transport.name(), NAME);
-    }
-}

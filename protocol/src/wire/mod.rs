@@ -6,14 +6,13 @@
 //! specification, precise enough to write a child in another language, is
 //! `docs/protocol.md`.
 //!
-//! - [`FrameCodec`] splits a byte stream into length-checked frame bodies;
-//!   [`FrameReader`] does the same in place, for the parent's hot path.
+//! - [`FrameReader`] splits a byte stream into length-checked frame bodies,
+//!   in place, blocking (the child) or async (the parent).
 //! - [`Frame`] parses one body without copying its payload.
 //! - [`FrameEncoder`] writes frames into a buffer, serializing payloads in place.
 //! - [`Hello`], [`Handshake`], [`Diagnostic`], [`Progress`], [`Success`] and
 //!   [`RemoteError`] are the JSON payloads.
 
-mod codec;
 mod encode;
 mod error;
 mod frame;
@@ -23,14 +22,13 @@ mod payload;
 mod reader;
 mod remote;
 
-pub use codec::{FrameCodec, frame_length};
 pub use encode::FrameEncoder;
 pub use error::{EncodeError, FrameError};
 pub use frame::Frame;
 pub use handshake::{ChildInfo, CommandInfo, Handshake, Hello};
 pub use kind::FrameKind;
 pub use payload::{Diagnostic, Level, Progress, Success};
-pub use reader::FrameReader;
+pub use reader::{FrameReader, MAX_GROWTH, frame_length};
 pub use remote::{RemoteError, RemoteErrorKind};
 
 /// The protocol version this build speaks. Parent and child must agree exactly.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use interprocess::local_socket::Stream;
 
 /// A shared handle on a stream, reading or writing.
-pub(crate) struct Half(Arc<Stream>);
+pub(super) struct Half(Arc<Stream>);
 
 /// A reader and a writer on `stream`.
-pub(crate) fn halves(stream: Stream) -> (Half, Half) {
+pub(super) fn halves(stream: Stream) -> (Half, Half) {
     let stream = Arc::new(stream);
     (Half(Arc::clone(&stream)), Half(stream))
 }

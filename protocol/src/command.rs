@@ -15,14 +15,14 @@ use serde::de::DeserializeOwned;
 /// ```
 /// use serde::{Deserialize, Serialize};
 ///
-/// #[derive(Serialize, Deserialize, bulkhead::Command)]
+/// #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
 /// #[command(response = u64)]
 /// struct Add {
 ///     a: u64,
 ///     b: u64,
 /// }
 ///
-/// use bulkhead::Command;
+/// use bulkhead_protocol::Command;
 /// assert_eq!(Add::NAME, "add");
 /// ```
 pub trait Command: Serialize + DeserializeOwned + Send + Sync + 'static {

@@ -10,7 +10,7 @@ use super::{DEFAULT_MAX_FRAME, EncodeError, FrameKind, HEADER_BYTES, LENGTH_BYTE
 /// frame.
 ///
 /// ```
-/// use bulkhead::wire::{Frame, FrameEncoder};
+/// use bulkhead_protocol::wire::{Frame, FrameEncoder};
 ///
 /// let mut buf = Vec::new();
 /// FrameEncoder::default().row(&mut buf, 7, "rows", 0, &[1, 2]).unwrap();
