@@ -217,7 +217,10 @@ impl Capability {
         catch_unwind(AssertUnwindSafe(|| handler(args, cx))).unwrap_or_else(|panic| {
             let mut err = RemoteError::new(
                 RemoteErrorKind::Panic,
-                format!("handler for {command:?} panicked: {}", panic_text(&*panic)),
+                format!(
+                    "handler for {command:?} panicked: {}",
+                    bulkhead_protocol::panic::message(&*panic)
+                ),
             );
             err.replace = true;
             Err(err)
@@ -280,16 +283,6 @@ fn decode<C: DeserializeOwned>(args: &[u8]) -> Result<C, RemoteError> {
             format!("arguments do not decode: {err}"),
         )
     })
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "no message".to_owned()
-    }
 }
 
 #[cfg(test)]

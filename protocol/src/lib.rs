@@ -30,6 +30,7 @@ extern crate self as bulkhead_protocol;
 
 pub mod command;
 pub mod env;
+pub mod panic;
 pub mod transport;
 pub mod wire;
 

@@ -21,6 +21,11 @@ pub enum RestartReason {
         /// The ceiling, in bytes.
         ceiling: u64,
     },
+    /// The resident set size could not be sampled, and an
+    /// [`RssCeiling`](super::RssCeiling) set to
+    /// [`UnavailablePolicy::Cycle`](super::UnavailablePolicy::Cycle) cycles
+    /// an unmeasurable child.
+    RssUnavailable,
     /// The resident set size passed the hard limit during a request; the
     /// child was killed.
     RssHardLimit {
@@ -68,6 +73,7 @@ impl RestartReason {
             RestartReason::Explicit => "explicit",
             RestartReason::Policy(name) => name,
             RestartReason::RssCeiling { .. } => "rss_ceiling",
+            RestartReason::RssUnavailable => "rss_unavailable",
             RestartReason::RssHardLimit { .. } => "rss_hard_limit",
             RestartReason::MemoryLimit { .. } => "memory_limit",
             RestartReason::CpuLimit { .. } => "cpu_limit",
@@ -89,7 +95,10 @@ impl RestartReason {
     pub fn is_planned(&self) -> bool {
         matches!(
             self,
-            RestartReason::Explicit | RestartReason::Policy(_) | RestartReason::RssCeiling { .. }
+            RestartReason::Explicit
+                | RestartReason::Policy(_)
+                | RestartReason::RssCeiling { .. }
+                | RestartReason::RssUnavailable
         )
     }
 }

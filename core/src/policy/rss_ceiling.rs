@@ -86,7 +86,7 @@ impl RestartPolicy for RssCeiling {
                 })
             }
             (Rss::Unavailable, UnavailablePolicy::Cycle) => {
-                Decision::Cycle(RestartReason::Policy("rss_unavailable"))
+                Decision::Cycle(RestartReason::RssUnavailable)
             }
             _ => Decision::Keep,
         }
@@ -131,7 +131,7 @@ mod tests {
         let policy = RssCeiling::new(u64::MAX).on_unavailable(UnavailablePolicy::Cycle);
         assert_eq!(
             policy.decide(&facts(Rss::Unavailable)),
-            Decision::Cycle(RestartReason::Policy("rss_unavailable"))
+            Decision::Cycle(RestartReason::RssUnavailable)
         );
         assert_eq!(policy.decide(&facts(Rss::Bytes(u64::MAX))), Decision::Keep);
         assert_eq!(policy.ceiling(), u64::MAX);

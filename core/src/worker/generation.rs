@@ -47,10 +47,10 @@ pub(crate) struct Generation {
     pub(crate) rss: RssSampler,
     /// The resident set size right after the handshake.
     pub(crate) startup_rss: Rss,
-    /// A restart reason that policy decisions no longer act on for this
-    /// generation: set when the child was already over its RSS ceiling right
-    /// after start, where cycling could not help.
-    pub(crate) exempt: Option<&'static str>,
+    /// Set when the child was already over its RSS ceiling right after
+    /// start, where cycling cannot help: policy decisions on its RSS no
+    /// longer act for this generation.
+    pub(crate) rss_exempt: bool,
     /// Set while a request is between its first write and its terminal
     /// frame. Still set on entry to the next request means the previous one
     /// was abandoned midway and the channel cannot be trusted.
@@ -122,7 +122,7 @@ impl Generation {
                     bytes_received: 0,
                     rss,
                     startup_rss,
-                    exempt: None,
+                    rss_exempt: false,
                     in_flight: false,
                     encoder,
                     out: Vec::with_capacity(4096),

@@ -145,8 +145,11 @@ where
 
 /// [`Sink::send`], with a panic turned into [`SinkError::Panicked`].
 pub(crate) fn guarded_send<T, S: Sink<T> + ?Sized>(sink: &mut S, item: T) -> Result<(), SinkError> {
-    catch_unwind(AssertUnwindSafe(|| sink.send(item)))
-        .unwrap_or_else(|panic| Err(SinkError::Panicked(panic_message(&*panic))))
+    catch_unwind(AssertUnwindSafe(|| sink.send(item))).unwrap_or_else(|panic| {
+        Err(SinkError::Panicked(bulkhead_protocol::panic::message(
+            &*panic,
+        )))
+    })
 }
 
 /// [`Sink::poll_ready`], with a panic turned into [`SinkError::Panicked`].
@@ -154,19 +157,11 @@ pub(crate) fn guarded_ready<T, S: Sink<T> + ?Sized>(
     sink: &mut S,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SinkError>> {
-    catch_unwind(AssertUnwindSafe(|| sink.poll_ready(cx)))
-        .unwrap_or_else(|panic| Poll::Ready(Err(SinkError::Panicked(panic_message(&*panic)))))
-}
-
-/// The text of a panic payload, when it has one.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "panic without a message".to_owned()
-    }
+    catch_unwind(AssertUnwindSafe(|| sink.poll_ready(cx))).unwrap_or_else(|panic| {
+        Poll::Ready(Err(SinkError::Panicked(bulkhead_protocol::panic::message(
+            &*panic,
+        ))))
+    })
 }
 
 #[cfg(test)]

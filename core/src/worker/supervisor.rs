@@ -321,7 +321,7 @@ impl Worker {
                 let mut facts = facts(generation);
                 facts.opening_session = opening;
                 self.stats.record_rss(facts.rss);
-                match decide(self.policy.as_ref(), facts, generation.exempt) {
+                match decide(self.policy.as_ref(), facts, generation.rss_exempt) {
                     Decision::Keep => None,
                     Decision::Cycle(reason) => Some((reason, Idle::Usable)),
                 }
@@ -345,7 +345,7 @@ impl Worker {
             self.policy.decide(&fresh)
         {
             tracing::error!(generation = generation.number, %reason, "over budget right after start");
-            generation.exempt = Some(reason.name());
+            generation.rss_exempt = true;
             self.pending = Some(WorkerError::OverBudgetAtStart {
                 generation: generation.number,
                 reason,
@@ -545,26 +545,24 @@ fn ended_while_idle(generation: u64, ended: Ended) -> WorkerError {
     }
 }
 
-/// The policy's decision. For a generation exempt from an RSS reason (it
-/// was over its ceiling right after start), the RSS figure is hidden from
-/// the policy, so its other rules still apply and RSS rules cannot cycle it.
-fn decide(
-    policy: &dyn RestartPolicy,
-    facts: GenerationFacts,
-    exempt: Option<&'static str>,
-) -> Decision {
+/// The policy's decision. For a generation exempt from RSS reasons (it was
+/// over its ceiling right after start), the RSS figure is hidden from the
+/// policy, so its other rules still apply and RSS rules cannot cycle it.
+fn decide(policy: &dyn RestartPolicy, facts: GenerationFacts, rss_exempt: bool) -> Decision {
+    let about_rss = |reason: &RestartReason| {
+        matches!(
+            reason,
+            RestartReason::RssCeiling { .. } | RestartReason::RssUnavailable
+        )
+    };
     match policy.decide(&facts) {
-        Decision::Cycle(reason) if exempt == Some(reason.name()) => {
+        Decision::Cycle(reason) if rss_exempt && about_rss(&reason) => {
             let masked = GenerationFacts {
                 rss: Rss::Unavailable,
                 ..facts
             };
             match policy.decide(&masked) {
-                Decision::Cycle(reason)
-                    if exempt == Some(reason.name()) || reason.name() == "rss_unavailable" =>
-                {
-                    Decision::Keep
-                }
+                Decision::Cycle(reason) if about_rss(&reason) => Decision::Keep,
                 decision => decision,
             }
         }
