@@ -147,33 +147,33 @@ async fn run() -> Result<(), BoxError> {
         total.items as f64 / elapsed.as_secs_f64(),
         total.iterations
     );
-    println!("leases granted:   {}", snapshot.leases_granted);
+    println!("leases granted:   {}", snapshot.leases.granted);
     println!(
         "warm hits:        {} ({:.0}% of leases)",
-        snapshot.warm_hits,
-        100.0 * snapshot.warm_hits as f64 / snapshot.leases_granted.max(1) as f64
+        snapshot.leases.warm_hits,
+        100.0 * snapshot.leases.warm_hits as f64 / snapshot.leases.granted.max(1) as f64
     );
     println!(
         "sessions opened:  {} for {} items: {:.2} s of opens across the workers, against {:.2} s for one open per item",
-        snapshot.sessions_opened,
+        snapshot.leases.sessions_opened,
         total.items,
-        (snapshot.sessions_opened * SESSION_COST_MS) as f64 / 1e3,
+        (snapshot.leases.sessions_opened * SESSION_COST_MS) as f64 / 1e3,
         (total.items as u64 * SESSION_COST_MS) as f64 / 1e3
     );
     println!(
         "                  the {} children report {child_opens} opens between them",
         total.opens_by_child.len()
     );
-    println!("evictions:        {}", snapshot.evictions);
-    if snapshot.restarts.is_empty() {
+    println!("evictions:        {}", snapshot.leases.evictions);
+    if snapshot.totals.restarts_by_reason.is_empty() {
         println!("restarts:         none");
     } else {
-        println!("restarts:         {:?}", snapshot.restarts);
+        println!("restarts:         {:?}", snapshot.totals.restarts_by_reason);
     }
     // Two requests per item, plus the session opens.
     println!(
         "requests:         {} ok, {} failed (Burn and Session per item, plus the opens)",
-        snapshot.requests_ok, snapshot.requests_failed
+        snapshot.totals.requests_ok, snapshot.totals.requests_failed
     );
     let per_worker: Vec<String> = snapshot.rss.iter().map(ToString::to_string).collect();
     println!(
@@ -223,7 +223,7 @@ async fn worker_task(
         let snapshot = pool.snapshot();
         bar.set_message(format!(
             "{} sessions opened, {} warm hits",
-            snapshot.sessions_opened, snapshot.warm_hits
+            snapshot.leases.sessions_opened, snapshot.leases.warm_hits
         ));
     }
     Ok(tally)

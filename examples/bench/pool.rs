@@ -50,7 +50,7 @@ async fn warm_pool(pool: &Pool<String>, workers: usize, key: &str) -> Result<(),
     drop(leases);
     let snapshot = pool.snapshot();
     check(
-        snapshot.idle == workers && snapshot.sessions_opened == workers as u64,
+        snapshot.idle == workers && snapshot.leases.sessions_opened == workers as u64,
         "the pool did not warm every worker",
     )
 }
@@ -68,7 +68,7 @@ async fn burn_through(pool: &Pool<String>, items: usize) -> Result<BurnRun, BoxE
     let next = Arc::new(AtomicUsize::new(0));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
-    let sessions = pool.snapshot().sessions_opened;
+    let sessions = pool.snapshot().leases.sessions_opened;
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for _ in 0..SUBMITTERS {
@@ -98,7 +98,7 @@ async fn burn_through(pool: &Pool<String>, items: usize) -> Result<BurnRun, BoxE
     }
     let elapsed = started.elapsed();
     check(
-        pool.snapshot().sessions_opened == sessions,
+        pool.snapshot().leases.sessions_opened == sessions,
         "a timed scaling run opened a session",
     )?;
     Ok(BurnRun {
@@ -208,7 +208,7 @@ async fn echo_through(
     let echo = Echo {
         text: "warm?".to_owned(),
     };
-    let sessions = pool.snapshot().sessions_opened;
+    let sessions = pool.snapshot().leases.sessions_opened;
     let started = Instant::now();
     let mut first = None;
     for item in 0..items {
@@ -221,7 +221,7 @@ async fn echo_through(
     Ok(EchoRun {
         elapsed: ended - started,
         after_first: first.map_or(Duration::ZERO, |first| ended - first),
-        opens: pool.snapshot().sessions_opened - sessions,
+        opens: pool.snapshot().leases.sessions_opened - sessions,
     })
 }
 
@@ -272,7 +272,7 @@ async fn warm_reuse(items: usize, rounds: usize) -> Result<(), BoxError> {
     );
     println!(
         "  speedup  {speedup:>8.1} x        (bounded by the {items} items sharing one open; {} warm hits, {} sessions opened over the section)",
-        snapshot.warm_hits, snapshot.sessions_opened
+        snapshot.leases.warm_hits, snapshot.leases.sessions_opened
     );
     result("warm_reuse_ms_per_item", round3(warm_ms), "ms");
     result("session_per_item_ms", round3(cold_ms), "ms");

@@ -38,4 +38,4 @@ pub use error::PoolError;
 pub use key::SessionKey;
 pub use lease::Lease;
 pub use pool::Pool;
-pub use snapshot::PoolSnapshot;
+pub use snapshot::{LeaseCounts, PoolSnapshot};

@@ -106,11 +106,11 @@ impl<K: SessionKey> Pool<K> {
         let mut seat = self.admit(&key).await?;
         match prepare(&mut seat, &key).await {
             Ok(claim) => {
-                self.shared.lock().counters.granted += 1;
+                self.shared.lock().leases.granted += 1;
                 Ok(Lease::new(seat, key, claim))
             }
             Err(error) => {
-                self.shared.lock().counters.failed += 1;
+                self.shared.lock().leases.failed += 1;
                 Err(error)
             }
         }
@@ -125,7 +125,7 @@ impl<K: SessionKey> Pool<K> {
         let ticket = {
             let mut table = shared.lock();
             if table.closing {
-                table.counters.refused += 1;
+                table.leases.refused += 1;
                 return Err(PoolError::ShuttingDown);
             }
             let refused = match table.try_grant(key, deadline) {
@@ -138,7 +138,7 @@ impl<K: SessionKey> Pool<K> {
             match refused {
                 Ok(ticket) => Ticket { shared, ticket },
                 Err(error) => {
-                    table.counters.refused += 1;
+                    table.leases.refused += 1;
                     return Err(error);
                 }
             }
@@ -148,7 +148,7 @@ impl<K: SessionKey> Pool<K> {
             Err(_elapsed) => {
                 let mut table = shared.lock();
                 if table.dequeue(ticket.ticket) {
-                    table.counters.timed_out += 1;
+                    table.leases.timed_out += 1;
                     return Err(table.timeout_error(waited));
                 }
                 // Served as the timer fired: the slot is on its way.
@@ -272,7 +272,7 @@ impl<K: SessionKey> Shared<K> {
     pub(super) fn retired(this: &Arc<Self>, index: usize, stats: &WorkerStats) {
         Self::changed(this, |table| {
             table.stopped(index, stats);
-            table.counters.retired_idle += 1;
+            table.leases.retired_idle += 1;
         });
     }
 }
@@ -309,7 +309,7 @@ async fn prepare<K: SessionKey>(seat: &mut Seat<K>, key: &K) -> Result<Claim, Po
         .map_err(PoolError::Worker)?;
     let sessions = parked.worker.info().is_some_and(|info| info.sessions);
     if parked.warm_for(key) {
-        shared.lock().counters.warm_hits += 1;
+        shared.lock().leases.warm_hits += 1;
     } else if sessions {
         parked.cool();
         let args = serde_json::value::to_raw_value(key).map_err(PoolError::Key)?;
@@ -321,7 +321,7 @@ async fn prepare<K: SessionKey>(seat: &mut Seat<K>, key: &K) -> Result<Claim, Po
             .await
             .map_err(PoolError::SessionOpen)?;
         parked.warmed(key.clone());
-        shared.lock().counters.sessions_opened += 1;
+        shared.lock().leases.sessions_opened += 1;
     }
     let claim = Claim::new(parked.worker.generation());
     shared.lock().update(index, parked);

@@ -1,18 +1,16 @@
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::rss::Rss;
 use crate::worker::WorkerStats;
 
-use super::table::Counters;
-
 /// What a pool looks like at one moment.
 ///
 /// Counts of workers by state, the sessions they hold, the wait queue,
-/// lease outcomes, and totals over every worker the pool ran. Figures of a
-/// leased worker are as of its grant; they are brought up to date when the
-/// lease ends. A replacement in the background counts as soon as it
-/// happens. No process ids or worker identities appear here.
+/// what became of acquirers ([`LeaseCounts`]), and the counters of every
+/// worker the pool ran, added up ([`WorkerStats`]). Figures of a leased
+/// worker are as of its grant; they are brought up to date when the lease
+/// ends. A replacement in the background counts as soon as it happens. No
+/// process ids or worker identities appear here.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PoolSnapshot<K> {
@@ -39,48 +37,42 @@ pub struct PoolSnapshot<K> {
     pub warm_keys: Vec<(K, usize)>,
     /// Acquirers waiting now.
     pub queue_depth: usize,
+    /// What became of acquirers and leases over the pool's life.
+    pub leases: LeaseCounts,
+    /// Each running child's resident set size, in no particular order;
+    /// `Unavailable` where it could not be sampled.
+    pub rss: Vec<Rss>,
+    /// The counters of every worker the pool ran, added up: requests, rows,
+    /// bytes, replacements by reason, request deaths by command, start-up
+    /// failures, back-offs. Its `generation`, `rss` and `peak_rss` are not
+    /// kept (see [`rss`](Self::rss) for the children's sizes).
+    pub totals: WorkerStats,
+}
+
+/// What became of a pool's acquirers and leases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseCounts {
     /// Leases handed out.
-    pub leases_granted: u64,
+    pub granted: u64,
     /// Acquirers refused without a lease before their queue timeout: queue
     /// full, the pool shutting down, or every worker backing off.
-    pub leases_refused: u64,
+    pub refused: u64,
     /// Acquirers that waited out the queue timeout (including those kept
     /// out by the memory budget).
-    pub leases_timed_out: u64,
+    pub timed_out: u64,
     /// Acquirers that got a slot but no lease: the child could not be
     /// started or made ready, or the session did not open.
-    pub leases_failed: u64,
+    pub failed: u64,
     /// Leases served by a worker already warm for their key.
     pub warm_hits: u64,
     /// Sessions opened on children.
     pub sessions_opened: u64,
     /// Idle workers of another key taken over for a new key.
     pub evictions: u64,
-    /// Idle workers shut down after `idle_cycle_after`.
+    /// Workers shut down after `idle_cycle_after` (idle, or failing for
+    /// that long).
     pub retired_idle: u64,
-    /// Child replacements by the stable name of their reason.
-    pub restarts: BTreeMap<&'static str, u64>,
-    /// Requests that ended their child, by command name.
-    pub request_deaths: BTreeMap<String, u64>,
-    /// Children that failed before taking a request.
-    pub start_failures: u64,
-    /// Times a worker's guard tripped and it backed off.
-    pub backoffs: u64,
-    /// Each running child's resident set size, in no particular order;
-    /// `Unavailable` where it could not be sampled.
-    pub rss: Vec<Rss>,
-    /// Requests that ended in terminal success.
-    pub requests_ok: u64,
-    /// Requests that ended in any other outcome.
-    pub requests_failed: u64,
-    /// Rows delivered to sinks.
-    pub rows: u64,
-    /// Frame bytes received from children.
-    pub bytes_received: u64,
-    /// Frame bytes sent to children.
-    pub bytes_sent: u64,
-    /// Times a row sink was not ready, pausing a child (backpressure).
-    pub backpressure_waits: u64,
 }
 
 impl<K: PartialEq> PoolSnapshot<K> {
@@ -96,25 +88,9 @@ impl<K: PartialEq> PoolSnapshot<K> {
             next_retry: None,
             warm_keys: Vec::new(),
             queue_depth: 0,
-            leases_granted: 0,
-            leases_refused: 0,
-            leases_timed_out: 0,
-            leases_failed: 0,
-            warm_hits: 0,
-            sessions_opened: 0,
-            evictions: 0,
-            retired_idle: 0,
-            restarts: BTreeMap::new(),
-            request_deaths: BTreeMap::new(),
-            start_failures: 0,
-            backoffs: 0,
+            leases: LeaseCounts::default(),
             rss: Vec::new(),
-            requests_ok: 0,
-            requests_failed: 0,
-            rows: 0,
-            bytes_received: 0,
-            bytes_sent: 0,
-            backpressure_waits: 0,
+            totals: WorkerStats::default(),
         }
     }
 
@@ -141,29 +117,5 @@ impl<K: PartialEq> PoolSnapshot<K> {
             Some((_, count)) => *count += 1,
             None => self.warm_keys.push((key.clone(), 1)),
         }
-    }
-
-    pub(super) fn set_counters(&mut self, counters: &Counters) {
-        self.leases_granted = counters.granted;
-        self.leases_refused = counters.refused;
-        self.leases_timed_out = counters.timed_out;
-        self.leases_failed = counters.failed;
-        self.warm_hits = counters.warm_hits;
-        self.sessions_opened = counters.sessions_opened;
-        self.evictions = counters.evictions;
-        self.retired_idle = counters.retired_idle;
-    }
-
-    pub(super) fn set_totals(&mut self, totals: &WorkerStats) {
-        self.requests_ok = totals.requests_ok;
-        self.requests_failed = totals.requests_failed;
-        self.rows = totals.rows;
-        self.bytes_received = totals.bytes_received;
-        self.bytes_sent = totals.bytes_sent;
-        self.backpressure_waits = totals.backpressure_waits;
-        self.restarts = totals.restarts_by_reason.clone();
-        self.request_deaths = totals.request_deaths.clone();
-        self.start_failures = totals.start_failures;
-        self.backoffs = totals.backoffs;
     }
 }

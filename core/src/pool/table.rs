@@ -13,7 +13,7 @@ use crate::worker::WorkerStats;
 use super::parked::{Parked, Probe};
 use super::seat::Seat;
 use super::slot::{BackedOff, Out, Recovery, Slot};
-use super::{PoolError, PoolSnapshot, SessionKey};
+use super::{LeaseCounts, PoolError, PoolSnapshot, SessionKey};
 
 /// A slot handed to an acquirer, with its worker if it has one.
 #[derive(Debug)]
@@ -62,19 +62,6 @@ struct Waiter<K: SessionKey> {
     deadline: Instant,
 }
 
-/// Lease counters over the pool's life.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Counters {
-    pub(super) granted: u64,
-    pub(super) refused: u64,
-    pub(super) timed_out: u64,
-    pub(super) failed: u64,
-    pub(super) warm_hits: u64,
-    pub(super) sessions_opened: u64,
-    pub(super) evictions: u64,
-    pub(super) retired_idle: u64,
-}
-
 /// The pool's state.
 #[derive(Debug)]
 pub(super) struct Table<K: SessionKey> {
@@ -85,7 +72,7 @@ pub(super) struct Table<K: SessionKey> {
     budget: Option<u64>,
     /// Set by shutdown: nothing more is granted.
     pub(super) closing: bool,
-    pub(super) counters: Counters,
+    pub(super) leases: LeaseCounts,
     /// Stats of workers that left the pool.
     retired: WorkerStats,
     /// The largest RSS a fresh child had, the estimate for the next one.
@@ -101,7 +88,7 @@ impl<K: SessionKey> Table<K> {
             max_queue,
             budget,
             closing: false,
-            counters: Counters::default(),
+            leases: LeaseCounts::default(),
             retired: WorkerStats::default(),
             largest_startup: 0,
         }
@@ -180,7 +167,7 @@ impl<K: SessionKey> Table<K> {
         while let Some(waiter) = self.queue.pop_front() {
             match self.hopeless(waiter.deadline) {
                 Some(refusal) => {
-                    self.counters.refused += 1;
+                    self.leases.refused += 1;
                     answers.push(Answer {
                         reply: waiter.reply,
                         grant: Err(refusal),
@@ -294,7 +281,7 @@ impl<K: SessionKey> Table<K> {
     fn take(&mut self, pick: Pick) -> Grant<K> {
         let index = match pick {
             Pick::Evict(index) => {
-                self.counters.evictions += 1;
+                self.leases.evictions += 1;
                 index
             }
             Pick::Warm(index) | Pick::Cold(index) | Pick::Spawn(index) => index,
@@ -470,9 +457,10 @@ impl<K: SessionKey> Table<K> {
     pub(super) fn snapshot(&mut self) -> PoolSnapshot<K> {
         let mut snapshot = PoolSnapshot::empty(self.slots.len());
         snapshot.queue_depth = self.queue.len();
-        snapshot.set_counters(&self.counters);
+        snapshot.leases = self.leases.clone();
         let now = Instant::now();
-        let mut totals = self.retired.clone();
+        let mut totals = WorkerStats::default();
+        totals.add(&self.retired);
         for slot in &mut self.slots {
             if let Some(rss) = slot.sample() {
                 snapshot.rss.push(rss);
@@ -504,7 +492,7 @@ impl<K: SessionKey> Table<K> {
                 }
             }
         }
-        snapshot.set_totals(&totals);
+        snapshot.totals = totals;
         snapshot
     }
 }
