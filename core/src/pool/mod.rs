@@ -19,6 +19,32 @@
 //!
 //! [`PoolSnapshot`] shows workers by state, warm keys, queue depth, lease
 //! outcomes, restarts by reason, RSS per child and traffic totals.
+//!
+//! # Glossary
+//!
+//! The words the code uses, one file each where they are types:
+//!
+//! - **slot** (`slot.rs`): one place for a worker, `max_workers` of them:
+//!   empty, idle, out, starting, recovering or stopping.
+//! - **parked** (`parked.rs`): a worker the pool owns between leases, with
+//!   the session key it is warm for and a probe sampling its child's RSS.
+//! - **table** (`table.rs`): the bookkeeping under the pool's one lock:
+//!   the slots, the wait queue, the counters. Pure state; nothing awaits
+//!   under the lock.
+//! - **pick** and **grant**: the table's choice of a slot for an acquirer
+//!   (warm, cold, spawn, evict), and the slot handed over.
+//! - **seat** (`seat.rs`): a granted slot in an acquirer's or a lease's
+//!   hands; dropping it returns the slot, exactly once.
+//! - **waiter** and **ticket**: an acquirer queued in arrival order, and its
+//!   place in the queue, given up if it stops waiting.
+//! - **lease** (`lease.rs`): a seat whose worker is ready and warm for the
+//!   key, bound by a **claim** to the child generation it was granted
+//!   under.
+//! - **warm**: a worker whose current generation opened the session for a
+//!   key; **eviction**: taking over an idle worker warm for another key.
+//! - **recovery** (`recovery.rs`): replacing a worker's dead child in the
+//!   background; a recovering worker may be **backing off** after one of
+//!   its guards tripped.
 
 mod config;
 mod error;
