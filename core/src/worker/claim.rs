@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::policy::RestartReason;
 
-use super::supervisor::State;
+use super::state::State;
 use super::{Worker, WorkerError};
 
 /// Binds the requests of one lease to the generation it was granted under.

@@ -24,6 +24,7 @@ mod request;
 mod restart;
 mod rows;
 mod settle;
+mod state;
 mod shutdown;
 mod stats;
 mod stderr;

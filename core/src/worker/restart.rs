@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::policy::RestartReason;
 
 use super::generation::Generation;
-use super::supervisor::State;
+use super::state::State;
 use super::{Worker, WorkerConfig, WorkerError};
 
 /// What starts next.
@@ -143,7 +143,7 @@ impl Worker {
     /// the crash-loop streak reaches its limit. Returns the caller's error.
     pub(super) fn start_failed(&mut self, error: WorkerError) -> WorkerError {
         self.stats.start_failures += 1;
-        self.state = State::Down(RestartReason::StartFailed);
+        self.go_down(RestartReason::StartFailed);
         match self.intensity.start_failed() {
             None => error,
             Some(attempts) => {
@@ -160,7 +160,7 @@ impl Worker {
         let halt = Halt { until, guard };
         let error = halt.error(&self.config, now);
         tracing::error!(%error, "backing off");
-        self.state = State::BackingOff(Box::new(halt));
+        self.go_back_off(halt);
         error
     }
 

@@ -14,7 +14,6 @@ use super::exchange::{Broken, Finished, Outcome};
 use super::process::Ended;
 use super::request::StreamSummary;
 use super::rows::Spoiled;
-use super::supervisor::State;
 use super::{ChildExit, LimitHit, MemoryEnforcer, Worker, WorkerConfig, WorkerError};
 
 impl Worker {
@@ -28,7 +27,7 @@ impl Worker {
     ) -> Result<StreamSummary<T>, WorkerError> {
         let elapsed = started.elapsed();
         let generation_number = self.stats.generation;
-        if let State::Ready(generation) = &mut self.state {
+        if let Some(generation) = self.state.generation_mut() {
             generation.requests += 1;
             generation.last_used = Instant::now();
         }
@@ -140,9 +139,7 @@ impl Worker {
         (timeout, cancel_grace): (Duration, Duration),
     ) -> WorkerError {
         let generation_number = self.stats.generation;
-        let State::Ready(generation) =
-            std::mem::replace(&mut self.state, State::Down(RestartReason::ChannelLost))
-        else {
+        let Some(generation) = self.take_generation(RestartReason::ChannelLost) else {
             return WorkerError::Closed;
         };
         // A child that closed its channel is reaped (it is likely exiting);
@@ -241,13 +238,13 @@ impl Worker {
             ),
         };
         tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
-        self.state = State::Down(reason);
+        self.go_down(reason);
         error
     }
 
     /// Shuts the current generation down; the next request starts a new one.
     async fn replace_gracefully(&mut self, reason: RestartReason) {
-        if let State::Ready(generation) = std::mem::replace(&mut self.state, State::Down(reason)) {
+        if let Some(generation) = self.take_generation(reason) {
             self.end_gracefully(*generation).await;
         }
     }
@@ -255,9 +252,9 @@ impl Worker {
     /// Kills the current generation; the next request starts a new one.
     /// Returns the end of its stderr.
     async fn replace_now(&mut self, reason: RestartReason) -> String {
-        match std::mem::replace(&mut self.state, State::Down(reason)) {
-            State::Ready(generation) => generation.kill().await.stderr_tail,
-            _ => String::new(),
+        match self.take_generation(reason) {
+            Some(generation) => generation.kill().await.stderr_tail,
+            None => String::new(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The worker: a state machine over child generations.
 //!
-//! The states and every transition between them are drawn in
-//! `docs/lifecycle.md`. Starting the next generation, and the guards that
-//! may refuse to, live in `restart.rs`; how a request's end becomes the
+//! The states and their transitions are in `state.rs` (and drawn in
+//! `docs/lifecycle.md`); starting the next generation, and the guards that
+//! may refuse to, in `restart.rs`; how a request's end becomes the
 //! caller's result, in `settle.rs`.
 
 use std::sync::Arc;
@@ -24,27 +24,13 @@ use super::generation::{Generation, Idle};
 use super::intensity::Intensity;
 use super::process::Ended;
 use super::request::{Request, StreamSummary};
-use super::restart::{Halt, Next};
+use super::restart::Next;
+use super::state::State;
 use super::rows::RowHandler;
 use super::{
     MemoryEnforcer, ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError,
     WorkerStats,
 };
-
-/// Where a worker stands between requests.
-pub(super) enum State {
-    /// No child was started yet; the next request starts the first.
-    Unstarted,
-    /// A child is running and its channel is consistent.
-    Ready(Box<Generation>),
-    /// The last child ended; the next request starts a new generation.
-    Down(RestartReason),
-    /// A guard tripped: no child starts before the back-off ends; then the
-    /// next request starts one.
-    BackingOff(Box<Halt>),
-    /// Shut down; every request is refused.
-    Closed,
-}
 
 /// A supervised child process serving one request at a time.
 ///
@@ -145,10 +131,7 @@ impl Worker {
 
     /// What the current child said about itself, if one is running.
     pub fn info(&self) -> Option<&ChildInfo> {
-        match &self.state {
-            State::Ready(generation) => Some(&generation.info),
-            _ => None,
-        }
+        self.state.generation().map(|generation| &generation.info)
     }
 
     /// Counters across all generations.
@@ -171,10 +154,7 @@ impl Worker {
     /// ([`WorkerBuilder::memory_limit`](super::WorkerBuilder::memory_limit))
     /// and a child is running.
     pub fn memory_enforcer(&self) -> Option<MemoryEnforcer> {
-        match &self.state {
-            State::Ready(generation) => generation.memory_enforcer(),
-            _ => None,
-        }
+        self.state.generation().and_then(Generation::memory_enforcer)
     }
 
     /// When the worker will next try a fresh child, if it is backing off
@@ -190,18 +170,16 @@ impl Worker {
     /// starts the next generation. Also the way out of a back-off at once:
     /// the crash-loop streak and the back-off are forgotten.
     pub async fn cycle(&mut self) -> Result<(), WorkerError> {
-        let next = match std::mem::replace(&mut self.state, State::Down(RestartReason::Explicit)) {
-            State::Ready(generation) => {
-                self.end_gracefully(*generation).await;
+        let next = match &self.state {
+            State::Closed => return Err(WorkerError::Closed),
+            State::Unstarted => Next::First,
+            State::Ready(_) | State::Down(_) | State::BackingOff(_) => {
                 Next::Replace(RestartReason::Explicit)
             }
-            State::Closed => {
-                self.state = State::Closed;
-                return Err(WorkerError::Closed);
-            }
-            State::Unstarted => Next::First,
-            State::Down(_) | State::BackingOff(_) => Next::Replace(RestartReason::Explicit),
         };
+        if let Some(generation) = self.take_generation(RestartReason::Explicit) {
+            self.end_gracefully(*generation).await;
+        }
         self.intensity.reset();
         self.start_next(next).await
     }
@@ -212,8 +190,8 @@ impl Worker {
     /// with [`WorkerError::Closed`].
     pub async fn shutdown(&mut self) -> ShutdownReport {
         self.pending = None;
-        match std::mem::replace(&mut self.state, State::Closed) {
-            State::Ready(generation) => {
+        match self.close() {
+            Some(generation) => {
                 let number = generation.number;
                 let (ended, step) = self.end_gracefully(*generation).await;
                 ShutdownReport {
@@ -222,7 +200,7 @@ impl Worker {
                     exit: ended.exit,
                 }
             }
-            _ => ShutdownReport {
+            None => ShutdownReport {
                 step: ShutdownStep::NotRunning,
                 generation: None,
                 exit: None,
@@ -246,90 +224,56 @@ impl Worker {
         &mut self,
         opening: bool,
     ) -> Result<Option<Next>, WorkerError> {
-        // Until a generation is ready again the worker is down, also if this
-        // future is dropped midway.
-        let reason = match std::mem::replace(
-            &mut self.state,
-            State::Down(RestartReason::ChannelLost),
-        ) {
-            State::Closed => {
-                self.state = State::Closed;
-                return Err(WorkerError::Closed);
-            }
-            State::Unstarted => {
-                self.state = State::Unstarted;
-                return Ok(Some(Next::First));
-            }
+        let generation = match &mut self.state {
+            State::Closed => return Err(WorkerError::Closed),
+            State::Unstarted => return Ok(Some(Next::First)),
+            State::Down(reason) => return Ok(Some(Next::Replace(reason.clone()))),
             State::BackingOff(halt) => {
                 let now = Instant::now();
                 if now < halt.until {
-                    let error = halt.error(&self.config, now);
-                    self.state = State::BackingOff(halt);
-                    return Err(error);
+                    return Err(halt.error(&self.config, now));
                 }
                 let reason = halt.reason();
-                self.state = State::Down(reason.clone());
+                self.go_down(reason.clone());
                 return Ok(Some(Next::AfterBackoff(reason)));
             }
-            State::Down(reason) => reason,
-            State::Ready(mut generation) => match self.must_go(&mut generation, opening) {
-                None => {
-                    self.state = State::Ready(generation);
-                    return Ok(None);
-                }
-                Some((reason, Idle::Usable)) => {
-                    self.end_gracefully(*generation).await;
-                    reason
-                }
-                Some((reason, Idle::Gone)) => {
-                    let untried = generation.requests == 0;
-                    let number = generation.number;
-                    let ended = generation.reap().await;
-                    tracing::warn!(generation = number, exit = ?ended.exit, "child exited while idle");
-                    if !untried {
-                        reason
-                    } else {
-                        // It never took a request: a start-up failure.
-                        let error = self.start_failed(ended_while_idle(number, ended));
-                        if matches!(self.state, State::BackingOff(_)) {
-                            return Err(error);
-                        }
-                        tracing::warn!(%error, "a child failed before its first request");
-                        RestartReason::StartFailed
-                    }
-                }
-                Some((reason, Idle::Abandoned | Idle::Stray)) => {
-                    let ended = generation.kill().await;
-                    tracing::warn!(generation = self.stats.generation, reason = reason.name(), stderr = %ended.stderr_tail, "child replaced before the request");
-                    reason
-                }
-            },
+            State::Ready(generation) => generation,
         };
-        self.state = State::Down(reason.clone());
-        Ok(Some(Next::Replace(reason)))
-    }
-
-    /// Why the current generation must be replaced before the next request,
-    /// and in what state it is, if it must.
-    fn must_go(
-        &mut self,
-        generation: &mut Generation,
-        opening: bool,
-    ) -> Option<(RestartReason, Idle)> {
-        match generation.idle_state() {
+        let Some((reason, idle)) =
+            must_go(generation, self.policy.as_ref(), &mut self.stats, opening)
+        else {
+            return Ok(None);
+        };
+        // Until a generation is ready again the worker is down, also if this
+        // future is dropped midway.
+        let Some(generation) = self.take_generation(reason.clone()) else {
+            return Ok(Some(Next::Replace(reason)));
+        };
+        match idle {
             Idle::Usable => {
-                let mut facts = facts(generation);
-                facts.opening_session = opening;
-                self.stats.record_rss(facts.rss);
-                match decide(self.policy.as_ref(), facts, generation.rss_exempt) {
-                    Decision::Keep => None,
-                    Decision::Cycle(reason) => Some((reason, Idle::Usable)),
+                self.end_gracefully(*generation).await;
+            }
+            Idle::Gone => {
+                let untried = generation.requests == 0;
+                let number = generation.number;
+                let ended = generation.reap().await;
+                tracing::warn!(generation = number, exit = ?ended.exit, "child exited while idle");
+                if untried {
+                    // It never took a request: a start-up failure.
+                    let error = self.start_failed(ended_while_idle(number, ended));
+                    if self.backing_off_until().is_some() {
+                        return Err(error);
+                    }
+                    tracing::warn!(%error, "a child failed before its first request");
+                    return Ok(Some(Next::Replace(RestartReason::StartFailed)));
                 }
             }
-            Idle::Abandoned => Some((RestartReason::ChannelLost, Idle::Abandoned)),
-            Idle::Stray => Some((RestartReason::ProtocolViolation, Idle::Stray)),
-            Idle::Gone => Some((RestartReason::ChildExited, Idle::Gone)),
+            Idle::Abandoned | Idle::Stray => {
+                let ended = generation.kill().await;
+                tracing::warn!(generation = self.stats.generation, reason = reason.name(), stderr = %ended.stderr_tail, "child replaced before the request");
+            }
         }
+        Ok(Some(Next::Replace(reason)))
     }
 
     /// Makes a freshly started generation the current one. A child that is
@@ -352,19 +296,17 @@ impl Worker {
                 startup_rss: generation.startup_rss,
             });
         }
-        self.state = State::Ready(Box::new(generation));
+        self.become_ready(generation);
     }
 
     /// The child's resident set size now; `Unavailable` without a child.
     pub fn sample_rss(&mut self) -> Rss {
-        match &mut self.state {
-            State::Ready(generation) => {
-                let rss = generation.rss.sample();
-                self.stats.record_rss(rss);
-                rss
-            }
-            _ => Rss::Unavailable,
-        }
+        let Some(generation) = self.state.generation_mut() else {
+            return Rss::Unavailable;
+        };
+        let rss = generation.rss.sample();
+        self.stats.record_rss(rss);
+        rss
     }
 
     /// The number of the next generation: from the shared counter when
@@ -403,7 +345,7 @@ impl Worker {
             self.stats.requests_failed += 1;
             return Err(pending);
         }
-        let State::Ready(generation) = &mut self.state else {
+        let Some(generation) = self.state.generation_mut() else {
             return Err(WorkerError::Closed);
         };
         let span = tracing::info_span!("request", command, generation = generation.number, request);
@@ -441,15 +383,15 @@ impl Worker {
             }
         };
         self.stats.rows += delivered;
-        match &mut self.state {
-            State::Ready(generation) => {
+        match self.state.generation_mut() {
+            Some(generation) => {
                 // The child finished the request and lives.
                 self.intensity.served();
                 if outcome.is_ok() && extras.opens_session {
                     generation.session_opens += 1;
                 }
             }
-            _ => {
+            None => {
                 // The request ended its child.
                 *self
                     .stats
@@ -472,18 +414,14 @@ impl Worker {
 
     /// The current child's resident set size right after its handshake.
     pub(crate) fn startup_rss(&self) -> Rss {
-        match &self.state {
-            State::Ready(generation) => generation.startup_rss,
-            _ => Rss::Unavailable,
-        }
+        self.state
+            .generation()
+            .map_or(Rss::Unavailable, |generation| generation.startup_rss)
     }
 
     /// The process id of the current child, if one is running.
     pub(crate) fn pid(&self) -> Option<u32> {
-        match &self.state {
-            State::Ready(generation) => Some(generation.pid()),
-            _ => None,
-        }
+        self.state.generation().map(Generation::pid)
     }
 
     /// Ends `generation` by the shutdown sequence.
@@ -501,7 +439,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let State::Ready(mut generation) = std::mem::replace(&mut self.state, State::Closed) else {
+        let Some(mut generation) = self.close() else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
@@ -542,6 +480,31 @@ fn ended_while_idle(generation: u64, ended: Ended) -> WorkerError {
             rows_delivered: 0,
             stderr_tail: ended.stderr_tail,
         },
+    }
+}
+
+/// Why `generation` must be replaced before the next request, and in what
+/// state it is, if it must. A usable generation is sampled (the sample
+/// recorded in `stats`) and `policy` asked.
+fn must_go(
+    generation: &mut Generation,
+    policy: &dyn RestartPolicy,
+    stats: &mut WorkerStats,
+    opening: bool,
+) -> Option<(RestartReason, Idle)> {
+    match generation.idle_state() {
+        Idle::Usable => {
+            let mut facts = facts(generation);
+            facts.opening_session = opening;
+            stats.record_rss(facts.rss);
+            match decide(policy, facts, generation.rss_exempt) {
+                Decision::Keep => None,
+                Decision::Cycle(reason) => Some((reason, Idle::Usable)),
+            }
+        }
+        Idle::Abandoned => Some((RestartReason::ChannelLost, Idle::Abandoned)),
+        Idle::Stray => Some((RestartReason::ProtocolViolation, Idle::Stray)),
+        Idle::Gone => Some((RestartReason::ChildExited, Idle::Gone)),
     }
 }
 
