@@ -10,7 +10,7 @@ pub enum SinkError {
     #[error("sink panicked: {0}")]
     Panicked(String),
     /// The sink's own error.
-    #[error("sink failed")]
+    #[error("the sink failed: {0}")]
     Custom(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

@@ -3,8 +3,7 @@
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
@@ -12,11 +11,9 @@ use crate::wire::{
     ChildInfo, Frame, FrameEncoder, FrameKind, FrameReader, Handshake, Hello, PROTOCOL_VERSION,
 };
 
+use super::channel::{Channel, ChildReader, Quiet};
 use super::process::{Ended, Process};
 use super::{ShutdownStep, WorkerConfig, WorkerError};
-
-/// Frames from a child, whatever the transport's byte stream.
-pub(crate) type ChildReader = FrameReader<Pin<Box<dyn AsyncRead + Send>>>;
 
 /// How long to wait for a child that closed its channel to exit by itself
 /// before killing it.
@@ -51,14 +48,8 @@ pub(crate) struct Generation {
     /// start, where cycling cannot help: policy decisions on its RSS no
     /// longer act for this generation.
     pub(crate) rss_exempt: bool,
-    /// Set while a request is between its first write and its terminal
-    /// frame. Still set on entry to the next request means the previous one
-    /// was abandoned midway and the channel cannot be trusted.
-    pub(crate) in_flight: bool,
-    pub(crate) encoder: FrameEncoder,
-    pub(crate) out: Vec<u8>,
-    pub(crate) reader: ChildReader,
-    writer: Pin<Box<dyn AsyncWrite + Send>>,
+    /// The framed channel to the child.
+    pub(crate) channel: Channel,
     process: Process,
 }
 
@@ -123,11 +114,7 @@ impl Generation {
                     rss,
                     startup_rss,
                     rss_exempt: false,
-                    in_flight: false,
-                    encoder,
-                    out: Vec::with_capacity(4096),
-                    reader,
-                    writer,
+                    channel: Channel::new(reader, writer, encoder),
                     process,
                 })
             }
@@ -146,14 +133,6 @@ impl Generation {
         }
     }
 
-    /// Writes the encoded frames in `out` and flushes them.
-    pub(crate) async fn send(&mut self) -> std::io::Result<()> {
-        let result = self.writer.write_all(&self.out).await;
-        self.out.clear();
-        result?;
-        self.writer.flush().await
-    }
-
     /// What enforces the child's kernel memory limit, if one is set.
     pub(crate) fn memory_enforcer(&self) -> Option<super::MemoryEnforcer> {
         self.process.memory_enforcer()
@@ -166,14 +145,12 @@ impl Generation {
 
     /// Whether this generation can take the next request.
     pub(crate) fn idle_state(&mut self) -> Idle {
-        if self.in_flight {
-            return Idle::Abandoned;
-        }
-        match self.reader.next().now_or_never() {
-            Some(Some(_)) => Idle::Stray,
-            Some(None) => Idle::Gone,
-            None if self.process.has_exited() => Idle::Gone,
-            None => Idle::Usable,
+        match self.channel.quiet() {
+            Quiet::Abandoned => Idle::Abandoned,
+            Quiet::Stray => Idle::Stray,
+            Quiet::Closed => Idle::Gone,
+            Quiet::Yes if self.process.has_exited() => Idle::Gone,
+            Quiet::Yes => Idle::Usable,
         }
     }
 
@@ -191,17 +168,11 @@ impl Generation {
     /// Sends the shutdown frame and closes the channel, then waits up to
     /// `exit_timeout`, terminates, waits up to `terminate_timeout`, kills.
     pub(crate) async fn shutdown(
-        mut self,
+        self,
         exit_timeout: Duration,
         terminate_timeout: Duration,
     ) -> (Ended, ShutdownStep) {
-        self.encoder.bare(&mut self.out, FrameKind::Shutdown, 0);
-        // A child that is already gone cannot take the frame; the wait
-        // then returns at once with its exit.
-        // Bounded: a child that stopped reading cannot stall the shutdown.
-        let _unsent = tokio::time::timeout(exit_timeout, self.send()).await;
-        let _closed = tokio::time::timeout(exit_timeout, self.writer.shutdown()).await;
-        drop(self.writer);
+        self.channel.close(exit_timeout).await;
         self.process
             .wind_down(exit_timeout, terminate_timeout)
             .await

@@ -11,6 +11,7 @@
 
 mod backoff;
 mod blocking;
+mod channel;
 mod claim;
 mod config;
 mod error;
@@ -24,8 +25,8 @@ mod request;
 mod restart;
 mod rows;
 mod settle;
-mod state;
 mod shutdown;
+mod state;
 mod stats;
 mod stderr;
 mod supervisor;

@@ -14,9 +14,9 @@ use crate::sink::Sink;
 use crate::wire::{Diagnostic, Progress};
 
 use super::claim::Claim;
-use super::exchange::Extras;
+use super::exchange::{Limits, Sinks};
 use super::rows::{NoRows, RowHandler, TypedRows};
-use super::{Worker, WorkerError};
+use super::{StaleCause, Worker, WorkerError};
 
 /// A request being prepared: set its diagnostic and progress sinks, then run
 /// it with [`call`](Request::call) or [`stream`](Request::stream).
@@ -115,23 +115,46 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
         self,
         mut rows: H,
     ) -> Result<StreamSummary<T>, WorkerError> {
-        let config = self.worker.config();
-        let mut extras = Extras {
-            diagnostics: self.diagnostics,
-            progress: self.progress,
-            timeout: self.timeout.unwrap_or(config.request_timeout),
-            cancel: self.cancel,
+        let Request {
+            worker,
+            command,
+            args,
+            diagnostics,
+            progress,
+            timeout,
+            cancel,
+            opens_session,
+            mut claim,
+        } = self;
+        let config = worker.config();
+        let limits = Limits {
+            timeout: timeout.unwrap_or(config.request_timeout),
+            cancel,
             cancel_grace: config.cancel_grace,
             rss_hard_limit: config.rss_hard_limit,
             rss_sample_interval: config.rss_sample_interval,
-            opens_session: self.opens_session,
-            last_rss: None,
-            backpressure_waits: 0,
-            claim: self.claim,
         };
-        self.worker
-            .run(self.command, self.args, &mut rows, &mut extras)
-            .await
+        let mut sinks = Sinks {
+            diagnostics,
+            progress,
+        };
+        let ready = match claim.as_deref_mut() {
+            Some(claim) => worker.ready_claimed(claim, opens_session).await,
+            None => worker.ready(opens_session).await,
+        };
+        let outcome = match ready {
+            Ok(()) => {
+                worker
+                    .run(command, args, &mut rows, &mut sinks, &limits, opens_session)
+                    .await
+            }
+            Err(refused) => Err(worker.refused(refused)),
+        };
+        // A lease's request that was cancelled spends the lease.
+        if let (Err(WorkerError::Cancelled { .. }), Some(claim)) = (&outcome, claim) {
+            claim.spent = Some(StaleCause::Cancelled);
+        }
+        outcome
     }
 }
 

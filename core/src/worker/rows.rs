@@ -111,6 +111,12 @@ impl<R, S> TypedRows<R, S> {
             _row: PhantomData,
         }
     }
+
+    /// The sink back, with what it took.
+    #[cfg(test)]
+    pub(crate) fn into_sink(self) -> S {
+        self.sink
+    }
 }
 
 impl<R, S> RowHandler for TypedRows<R, S>

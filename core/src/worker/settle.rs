@@ -1,16 +1,16 @@
 //! How a request's end becomes the caller's result, and what happens to the
 //! child on the way.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::policy::RestartReason;
 use crate::rss::Rss;
-use crate::wire::{Frame, FrameKind, Success};
+use crate::wire::{FrameKind, Success};
 
-use super::exchange::{Broken, Finished, Outcome};
+use super::exchange::{Broken, Finished, Limits, Outcome};
 use super::process::Ended;
 use super::request::StreamSummary;
 use super::rows::Spoiled;
@@ -37,8 +37,8 @@ impl Worker {
             cancelled,
             streams,
         } = finished;
-        let body = match outcome {
-            Outcome::Success(body) => body,
+        let payload = match outcome {
+            Outcome::Success(payload) => payload,
             Outcome::Remote(source) => {
                 if source.replace {
                     self.replace_gracefully(RestartReason::ChildRequested).await;
@@ -62,11 +62,7 @@ impl Worker {
         };
         // The envelope is protocol: checked even for a spoiled request and
         // before the caller's type, so a child that miscounts is always caught.
-        let payload = match Frame::decode(&body) {
-            Ok(Frame::Success { payload, .. }) => payload,
-            _ => &[][..],
-        };
-        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(payload) {
+        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(&payload) {
             Ok(success) => success,
             Err(err) => {
                 let stderr_tail = self.replace_now(RestartReason::ProtocolViolation).await;
@@ -136,8 +132,9 @@ impl Worker {
         command: &str,
         broken: Broken,
         rows_delivered: u64,
-        (timeout, cancel_grace): (Duration, Duration),
+        limits: &Limits,
     ) -> WorkerError {
+        let (timeout, cancel_grace) = (limits.timeout, limits.cancel_grace);
         let generation_number = self.stats.generation;
         let Some(generation) = self.take_generation(RestartReason::ChannelLost) else {
             return WorkerError::Closed;

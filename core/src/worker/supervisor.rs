@@ -19,18 +19,15 @@ use crate::policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 use crate::rss::Rss;
 use crate::wire::ChildInfo;
 
-use super::exchange::{Extras, exchange};
+use super::exchange::{Limits, Sinks, Tally, exchange};
 use super::generation::{Generation, Idle};
 use super::intensity::Intensity;
 use super::process::Ended;
 use super::request::{Request, StreamSummary};
 use super::restart::Next;
-use super::state::State;
 use super::rows::RowHandler;
-use super::{
-    MemoryEnforcer, ShutdownReport, ShutdownStep, StaleCause, WorkerConfig, WorkerError,
-    WorkerStats,
-};
+use super::state::State;
+use super::{MemoryEnforcer, ShutdownReport, ShutdownStep, WorkerConfig, WorkerError, WorkerStats};
 
 /// A supervised child process serving one request at a time.
 ///
@@ -154,7 +151,9 @@ impl Worker {
     /// ([`WorkerBuilder::memory_limit`](super::WorkerBuilder::memory_limit))
     /// and a child is running.
     pub fn memory_enforcer(&self) -> Option<MemoryEnforcer> {
-        self.state.generation().and_then(Generation::memory_enforcer)
+        self.state
+            .generation()
+            .and_then(Generation::memory_enforcer)
     }
 
     /// When the worker will next try a fresh child, if it is backing off
@@ -318,76 +317,81 @@ impl Worker {
         }
     }
 
-    /// Runs one request on the current generation and settles its outcome.
-    pub(crate) async fn run<A, T, H>(
+    /// Counts a request refused before it was sent, and returns why.
+    pub(super) fn refused(&mut self, error: WorkerError) -> WorkerError {
+        self.stats.requests_failed += 1;
+        error
+    }
+
+    /// Runs one request on the current, ready generation and settles its
+    /// outcome. `opening` marks a session open.
+    pub(super) async fn run<A, T, H>(
         &mut self,
         command: &str,
         args: &A,
         rows: &mut H,
-        extras: &mut Extras<'_>,
+        sinks: &mut Sinks<'_>,
+        limits: &Limits,
+        opening: bool,
     ) -> Result<StreamSummary<T>, WorkerError>
     where
         A: Serialize + ?Sized,
         T: DeserializeOwned,
         H: RowHandler,
     {
+        if let Some(pending) = self.pending.take() {
+            return Err(self.refused(pending));
+        }
         let request = self.next_request;
         self.next_request += 1;
-        let ready = match extras.claim.as_deref_mut() {
-            Some(claim) => self.ready_claimed(claim, extras.opens_session).await,
-            None => self.ready(extras.opens_session).await,
-        };
-        if let Err(refused) = ready {
-            self.stats.requests_failed += 1;
-            return Err(refused);
-        }
-        if let Some(pending) = self.pending.take() {
-            self.stats.requests_failed += 1;
-            return Err(pending);
-        }
         let Some(generation) = self.state.generation_mut() else {
-            return Err(WorkerError::Closed);
+            return Err(self.refused(WorkerError::Closed));
         };
         let span = tracing::info_span!("request", command, generation = generation.number, request);
-        if let Err(source) = generation
+        let channel = &mut generation.channel;
+        if let Err(source) = channel
             .encoder
-            .request(&mut generation.out, request, command, args)
+            .request(&mut channel.out, request, command, args)
         {
-            self.stats.requests_failed += 1;
-            return Err(WorkerError::Encode {
+            return Err(self.refused(WorkerError::Encode {
                 command: command.to_owned(),
                 source,
-            });
+            }));
         }
-        self.stats.bytes_sent += generation.out.len() as u64;
+        self.stats.bytes_sent += channel.out.len() as u64;
         let started = Instant::now();
-        let mut bytes = 0;
-        let result = exchange(generation, request, rows, extras, &mut bytes)
-            .instrument(span)
-            .await;
+        let mut tally = Tally::default();
+        let result = exchange(
+            &mut generation.channel,
+            &mut generation.rss,
+            request,
+            rows,
+            sinks,
+            limits,
+            &mut tally,
+        )
+        .instrument(span)
+        .await;
         let delivered = rows.delivered();
-        generation.bytes_received += bytes;
+        generation.bytes_received += tally.bytes;
         generation.rows += delivered;
         // Whatever happens now, this child got as far as taking a request.
         self.intensity.took_request();
-        self.stats.bytes_received += bytes;
-        self.stats.backpressure_waits += extras.backpressure_waits;
-        if let Some(rss) = extras.last_rss {
+        self.stats.bytes_received += tally.bytes;
+        self.stats.backpressure_waits += tally.backpressure_waits;
+        if let Some(rss) = tally.last_rss {
             self.stats.record_rss(rss);
         }
         let outcome = match result {
             Ok(finished) => self.settle(command, finished, delivered, started).await,
-            Err(broken) => {
-                let limits = (extras.timeout, extras.cancel_grace);
-                Err(self.retire(command, broken, delivered, limits).await)
-            }
+            Err(broken) => Err(self.retire(command, broken, delivered, limits).await),
         };
         self.stats.rows += delivered;
         match self.state.generation_mut() {
             Some(generation) => {
                 // The child finished the request and lives.
                 self.intensity.served();
-                if outcome.is_ok() && extras.opens_session {
+                if outcome.is_ok() && opening {
                     generation.session_opens += 1;
                 }
             }
@@ -402,12 +406,7 @@ impl Worker {
         }
         match &outcome {
             Ok(_) => self.stats.requests_ok += 1,
-            Err(error) => {
-                self.stats.requests_failed += 1;
-                if let (WorkerError::Cancelled { .. }, Some(claim)) = (error, &mut extras.claim) {
-                    claim.spent = Some(StaleCause::Cancelled);
-                }
-            }
+            Err(_) => self.stats.requests_failed += 1,
         }
         outcome
     }

@@ -1,4 +1,12 @@
-//! The request path: one request frame out, frames in until the terminal one.
+//! The request path: one request frame out, frames in until the terminal
+//! one. It runs over a [`Channel`] and an RSS sampler, nothing else, so it
+//! is tested without processes (`tests.rs`, against a scripted child on an
+//! in-memory duplex).
+
+#[cfg(test)]
+mod script;
+#[cfg(test)]
+mod tests;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -9,18 +17,17 @@ use bytes::Bytes;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
-use crate::rss::Rss;
+use crate::rss::{Rss, RssSampler};
 use crate::sink::{Sink, SinkError};
 use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
 
-use super::claim::Claim;
-use super::generation::{ChildReader, Generation};
+use super::channel::{Channel, ChildReader};
 use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
 
-/// Where a request's diagnostics and progress go, and how it may end early.
-pub(crate) struct Extras<'a> {
-    pub(crate) diagnostics: Option<&'a mut (dyn Sink<Diagnostic> + 'a)>,
-    pub(crate) progress: Option<&'a mut (dyn Sink<Progress> + 'a)>,
+/// What ends a request early: its deadline, the caller's cancellation (and
+/// the grace the child gets to honour it), and the hard RSS limit.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
     /// From send to terminal frame.
     pub(crate) timeout: Duration,
     /// The caller's cancellation, if any.
@@ -31,14 +38,36 @@ pub(crate) struct Extras<'a> {
     pub(crate) rss_hard_limit: Option<u64>,
     /// How often the hard limit is checked.
     pub(crate) rss_sample_interval: Duration,
-    /// Counted as a session open when it succeeds.
-    pub(crate) opens_session: bool,
-    /// The last RSS sample taken during the request, for the stats.
-    pub(crate) last_rss: Option<Rss>,
+}
+
+/// Where a request's diagnostics and progress go; without a sink,
+/// diagnostics are logged and progress is dropped.
+#[derive(Default)]
+pub(crate) struct Sinks<'a> {
+    pub(crate) diagnostics: Option<&'a mut (dyn Sink<Diagnostic> + 'a)>,
+    pub(crate) progress: Option<&'a mut (dyn Sink<Progress> + 'a)>,
+}
+
+/// What a request counted on its way.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    /// Frame bytes received, length prefixes included.
+    pub(crate) bytes: u64,
     /// Times the row sink was not ready for the next row.
     pub(crate) backpressure_waits: u64,
-    /// The pool lease this request runs under, if any.
-    pub(crate) claim: Option<&'a mut Claim>,
+    /// The last RSS sample taken during the request, if any.
+    pub(crate) last_rss: Option<Rss>,
+}
+
+/// Where the request loop samples the child's resident set size.
+pub(crate) trait SampleRss: Send {
+    fn sample(&mut self) -> Rss;
+}
+
+impl SampleRss for RssSampler {
+    fn sample(&mut self) -> Rss {
+        RssSampler::sample(self)
+    }
 }
 
 /// A request that reached its terminal frame; the channel is consistent.
@@ -54,7 +83,8 @@ pub(crate) struct Finished {
 
 /// The terminal frame of a request.
 pub(crate) enum Outcome {
-    /// The whole success frame body; its payload is a `Success<T>`.
+    /// The success frame's payload: a JSON `Success<T>`, decoded once, by
+    /// the caller.
     Success(Bytes),
     /// The child's typed error.
     Remote(RemoteError),
@@ -89,25 +119,28 @@ enum Event<'r> {
     SinkFailed(SinkError),
 }
 
-/// Sends `request` (already encoded in `generation.out`) and reads frames
-/// until its terminal frame, the timeout, or the end of the cancellation
-/// grace period. Counts received frame bytes into `bytes`.
+/// Sends request `request` (already encoded in `channel.out`) and reads
+/// frames until its terminal frame, the timeout, or the end of the
+/// cancellation grace period, delivering rows to `rows` and the rest to
+/// `sinks`, sampling `rss` under a hard limit, and counting into `tally`.
 pub(crate) async fn exchange<H: RowHandler>(
-    generation: &mut Generation,
+    channel: &mut Channel,
+    rss: &mut dyn SampleRss,
     request: u64,
     rows: &mut H,
-    extras: &mut Extras<'_>,
-    bytes: &mut u64,
+    sinks: &mut Sinks<'_>,
+    limits: &Limits,
+    tally: &mut Tally,
 ) -> Result<Finished, Broken> {
-    let deadline = tokio::time::sleep(extras.timeout);
-    let grace = tokio::time::sleep(extras.timeout);
-    let token = extras.cancel.clone().unwrap_or_default();
+    let deadline = tokio::time::sleep(limits.timeout);
+    let grace = tokio::time::sleep(limits.timeout);
+    let token = limits.cancel.clone().unwrap_or_default();
     let cancelled = token.cancelled();
-    let mut sampling = tokio::time::interval(extras.rss_sample_interval);
+    let mut sampling = tokio::time::interval(limits.rss_sample_interval);
     sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(deadline, grace, cancelled);
-    generation.in_flight = true;
-    send_within(generation, deadline.as_mut()).await?;
+    channel.in_flight = true;
+    send_within(channel, deadline.as_mut()).await?;
     let mut streams = Streams::default();
     let mut spoiled: Option<Spoiled> = None;
     let mut caller_cancelled = false;
@@ -120,8 +153,8 @@ pub(crate) async fn exchange<H: RowHandler>(
             () = &mut deadline => Event::Deadline,
             () = &mut cancelled, if !caller_cancelled => Event::Cancel,
             () = &mut grace, if cancel_sent => Event::GraceExpired,
-            _ = sampling.tick(), if extras.rss_hard_limit.is_some() => Event::Sample,
-            event = next_frame(&mut generation.reader, rows, live, &mut extras.backpressure_waits) => event,
+            _ = sampling.tick(), if limits.rss_hard_limit.is_some() => Event::Sample,
+            event = next_frame(&mut channel.reader, rows, live, &mut tally.backpressure_waits) => event,
         };
         let body = match event {
             Event::Frame(Some(Ok(body))) => body,
@@ -130,9 +163,9 @@ pub(crate) async fn exchange<H: RowHandler>(
             Event::Deadline => return Err(Broken::Timeout),
             Event::GraceExpired => return Err(Broken::GraceExpired),
             Event::Sample => {
-                let rss = generation.rss.sample();
-                extras.last_rss = Some(rss);
-                match (rss, extras.rss_hard_limit) {
+                let rss = rss.sample();
+                tally.last_rss = Some(rss);
+                match (rss, limits.rss_hard_limit) {
                     (Rss::Bytes(rss), Some(limit)) if rss > limit => {
                         return Err(Broken::MemoryLimit { rss, limit });
                     }
@@ -145,18 +178,18 @@ pub(crate) async fn exchange<H: RowHandler>(
                     _ => caller_cancelled = true,
                 }
                 send_cancel(
-                    generation,
+                    channel,
                     request,
                     &mut cancel_sent,
                     grace.as_mut(),
-                    extras.cancel_grace,
+                    limits.cancel_grace,
                     deadline.as_mut(),
                 )
                 .await?;
                 continue;
             }
         };
-        *bytes += body.len() as u64 + 4;
+        tally.bytes += body.len() as u64 + 4;
         let frame = Frame::decode(body).map_err(Broken::Frame)?;
         if frame.request() != request {
             return Err(Broken::Protocol {
@@ -184,7 +217,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             Frame::Diagnostic { payload, .. } => {
                 let diagnostic: Diagnostic = decode(FrameKind::Diagnostic, payload)?;
                 if live {
-                    deliver(extras.diagnostics.as_deref_mut(), diagnostic, log).await
+                    deliver(sinks.diagnostics.as_deref_mut(), diagnostic, log).await
                 } else {
                     Ok(())
                 }
@@ -192,16 +225,16 @@ pub(crate) async fn exchange<H: RowHandler>(
             Frame::Progress { payload, .. } => {
                 let progress: Progress = decode(FrameKind::Progress, payload)?;
                 if live {
-                    deliver(extras.progress.as_deref_mut(), progress, drop).await
+                    deliver(sinks.progress.as_deref_mut(), progress, drop).await
                 } else {
                     Ok(())
                 }
             }
-            Frame::Success { .. } => {
-                let body = Bytes::copy_from_slice(body);
-                generation.in_flight = false;
+            Frame::Success { payload, .. } => {
+                let payload = Bytes::copy_from_slice(payload);
+                channel.in_flight = false;
                 return Ok(Finished {
-                    outcome: Outcome::Success(body),
+                    outcome: Outcome::Success(payload),
                     spoiled,
                     cancelled: caller_cancelled,
                     streams,
@@ -209,7 +242,7 @@ pub(crate) async fn exchange<H: RowHandler>(
             }
             Frame::Error { payload, .. } => {
                 let remote: RemoteError = decode(FrameKind::Error, payload)?;
-                generation.in_flight = false;
+                channel.in_flight = false;
                 return Ok(Finished {
                     outcome: Outcome::Remote(remote),
                     spoiled,
@@ -231,11 +264,11 @@ pub(crate) async fn exchange<H: RowHandler>(
         if let Err(err) = delivered {
             spoiled = Some(err);
             send_cancel(
-                generation,
+                channel,
                 request,
                 &mut cancel_sent,
                 grace.as_mut(),
-                extras.cancel_grace,
+                limits.cancel_grace,
                 deadline.as_mut(),
             )
             .await?;
@@ -269,7 +302,7 @@ async fn next_frame<'r, H: RowHandler>(
 
 /// Asks the child to stop the request, once, and starts the grace period.
 async fn send_cancel(
-    generation: &mut Generation,
+    channel: &mut Channel,
     request: u64,
     sent: &mut bool,
     grace: Pin<&mut Sleep>,
@@ -281,17 +314,17 @@ async fn send_cancel(
     }
     *sent = true;
     grace.reset(tokio::time::Instant::now() + period);
-    generation
+    channel
         .encoder
-        .bare(&mut generation.out, FrameKind::Cancel, request);
-    send_within(generation, deadline).await
+        .bare(&mut channel.out, FrameKind::Cancel, request);
+    send_within(channel, deadline).await
 }
 
 /// Writes the pending frames, giving up at the request deadline: a child
 /// that stops reading cannot hold a request past its timeout.
-async fn send_within(generation: &mut Generation, deadline: Pin<&mut Sleep>) -> Result<(), Broken> {
+async fn send_within(channel: &mut Channel, deadline: Pin<&mut Sleep>) -> Result<(), Broken> {
     tokio::select! {
-        sent = generation.send() => sent.map_err(Broken::Write),
+        sent = channel.send() => sent.map_err(Broken::Write),
         () = deadline => Err(Broken::Timeout),
     }
 }

@@ -505,3 +505,6 @@ fn backing_off(workers: usize, earliest: &BackedOff) -> PoolError {
         last: Arc::clone(&earliest.error),
     }
 }
+
+#[cfg(test)]
+mod tests;
