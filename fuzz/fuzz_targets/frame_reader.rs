@@ -15,17 +15,40 @@ use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// What reading produced: bodies, then how the stream ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Read {
     bodies: Vec<Vec<u8>>,
     end: End,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+impl Read {
+    /// Records what a reader returned; false once the stream has ended.
+    fn take(&mut self, next: Option<Result<&[u8], FrameError>>) -> bool {
+        match next {
+            Some(Ok(body)) => {
+                self.bodies.push(body.to_vec());
+                true
+            }
+            Some(Err(error)) => {
+                self.end = end_of(error);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
 enum End {
+    #[default]
     Clean,
-    TooLarge { len: u64, max: u32 },
-    Truncated { buffered: usize },
+    TooLarge {
+        len: u64,
+        max: u32,
+    },
+    Truncated {
+        buffered: usize,
+    },
 }
 
 fn end_of(error: FrameError) -> End {
@@ -82,24 +105,9 @@ fn via_reader(data: &[u8], chunk: usize, max_frame: u32) -> Read {
     let mut reader = FrameReader::new(Box::pin(io), max_frame);
     RUNTIME.with(|runtime| {
         runtime.block_on(async {
-            let mut bodies = Vec::new();
-            loop {
-                match reader.next().await {
-                    None => {
-                        return Read {
-                            bodies,
-                            end: End::Clean,
-                        };
-                    }
-                    Some(Ok(body)) => bodies.push(body.to_vec()),
-                    Some(Err(error)) => {
-                        return Read {
-                            bodies,
-                            end: end_of(error),
-                        };
-                    }
-                }
-            }
+            let mut read = Read::default();
+            while read.take(reader.next().await) {}
+            read
         })
     })
 }
@@ -111,24 +119,9 @@ fn via_blocking(data: &[u8], chunk: usize, max_frame: u32) -> Read {
         chunk,
     };
     let mut reader = FrameReader::new(io, max_frame);
-    let mut bodies = Vec::new();
-    loop {
-        match reader.read_frame() {
-            None => {
-                return Read {
-                    bodies,
-                    end: End::Clean,
-                };
-            }
-            Some(Ok(body)) => bodies.push(body.to_vec()),
-            Some(Err(error)) => {
-                return Read {
-                    bodies,
-                    end: end_of(error),
-                };
-            }
-        }
-    }
+    let mut read = Read::default();
+    while read.take(reader.read_frame()) {}
+    read
 }
 
 fuzz_target!(|input: &[u8]| {
