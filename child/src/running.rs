@@ -6,8 +6,15 @@ use std::time::Duration;
 /// Counts the handlers running on the serving threads.
 #[derive(Debug, Default)]
 pub(crate) struct Running {
-    count: Mutex<usize>,
+    count: Mutex<Count>,
     idle: Condvar,
+}
+
+/// Handlers running, and threads waiting for them all to finish.
+#[derive(Debug, Default)]
+struct Count {
+    running: usize,
+    waiting: usize,
 }
 
 /// One handler in progress; dropping it marks the handler done.
@@ -17,21 +24,24 @@ pub(crate) struct Busy<'a>(&'a Running);
 impl Running {
     /// Marks a handler as started until the returned guard drops.
     pub(crate) fn enter(&self) -> Busy<'_> {
-        *self.count() += 1;
+        self.count().running += 1;
         Busy(self)
     }
 
     /// Waits up to `grace` for every handler to finish. Returns whether
     /// none is running any more.
     pub(crate) fn wait_idle(&self, grace: Duration) -> bool {
-        let (count, _timeout) = self
+        let mut count = self.count();
+        count.waiting += 1;
+        let (mut count, _timeout) = self
             .idle
-            .wait_timeout_while(self.count(), grace, |count| *count > 0)
+            .wait_timeout_while(count, grace, |count| count.running > 0)
             .unwrap_or_else(PoisonError::into_inner);
-        *count == 0
+        count.waiting -= 1;
+        count.running == 0
     }
 
-    fn count(&self) -> MutexGuard<'_, usize> {
+    fn count(&self) -> MutexGuard<'_, Count> {
         self.count.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -39,8 +49,9 @@ impl Running {
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         let mut count = self.0.count();
-        *count = count.saturating_sub(1);
-        if *count == 0 {
+        count.running = count.running.saturating_sub(1);
+        // Waking costs a system call; skip it when no one waits.
+        if count.running == 0 && count.waiting > 0 {
             self.0.idle.notify_all();
         }
     }

@@ -13,8 +13,8 @@
 //! when the process leads one, so grandchildren go too.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bulkhead_protocol::wire::{
@@ -26,7 +26,7 @@ use bulkhead_protocol::transport::{ChildChannel, ChildTransport};
 use crate::capability::Capability;
 use crate::channel;
 use crate::context::{CancelMark, Context};
-use crate::input::{Incoming, Input};
+use crate::input::{Incoming, Input, InputSlot};
 use crate::orphan::{self, Leader, Parent};
 use crate::output::Output;
 use crate::running::Running;
@@ -154,7 +154,7 @@ impl std::fmt::Debug for Runtime {
 struct Server {
     capability: Capability,
     output: Output,
-    input: Mutex<Input>,
+    input: InputSlot,
     cancel: CancelMark,
     /// The exit code once serving ends; [`RUNNING`] until then.
     exit: AtomicU8,
@@ -191,7 +191,7 @@ fn serve(runtime: Runtime) -> u8 {
     let server = Arc::new(Server {
         capability,
         output,
-        input: Mutex::new(Input::new(reader)),
+        input: InputSlot::new(Input::new(reader)),
         cancel: Arc::new(AtomicU64::new(0)),
         exit: AtomicU8::new(RUNNING),
         running: Running::default(),
@@ -230,11 +230,7 @@ fn serve(runtime: Runtime) -> u8 {
 
 impl Server {
     fn handshake(&self, protocol: u32) -> Result<(), u8> {
-        let incoming = self
-            .input
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next(&self.cancel);
+        let incoming = self.input.take().next(&self.cancel);
         let hello = match incoming {
             Incoming::Hello(payload) => payload,
             Incoming::Closed => return Err(self.closed()),
@@ -284,7 +280,7 @@ impl Server {
     fn serve_loop(&self) -> u8 {
         loop {
             let (incoming, _busy) = {
-                let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut input = self.input.take();
                 match self.exit.load(Ordering::Acquire) {
                     RUNNING => {
                         let incoming = input.next(&self.cancel);

@@ -66,20 +66,29 @@ impl AsyncRead for Chunked {
     }
 }
 
-/// Reads `bytes`, split by `chunks`, through the blocking face.
+/// Reads `bytes`, split by `chunks`, through the blocking face, draining
+/// what each read brought with `next_buffered` as the parent's request loop
+/// does.
 fn blocking(bytes: &[u8], chunks: &[usize], max: u32) -> (Vec<Vec<u8>>, Option<FrameError>) {
     let mut reader = FrameReader::new(Chunked::new(bytes, chunks), max);
     let mut bodies = Vec::new();
     loop {
-        match reader.read_frame() {
-            None => return (bodies, None),
-            Some(Ok(body)) => {
-                assert!(body.len() <= max as usize);
-                // Parsing must not panic whatever the body holds.
-                let _parsed = Frame::decode(body);
-                bodies.push(body.to_vec());
+        let mut frame = reader.read_frame();
+        loop {
+            match frame {
+                None => return (bodies, None),
+                Some(Ok(body)) => {
+                    assert!(body.len() <= max as usize);
+                    // Parsing must not panic whatever the body holds.
+                    let _parsed = Frame::decode(body);
+                    bodies.push(body.to_vec());
+                }
+                Some(Err(err)) => return (bodies, Some(err)),
             }
-            Some(Err(err)) => return (bodies, Some(err)),
+            let Some(buffered) = reader.next_buffered() else {
+                break;
+            };
+            frame = Some(buffered);
         }
     }
 }

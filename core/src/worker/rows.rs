@@ -15,25 +15,56 @@ use crate::sink::{Sink, SinkError};
 pub(crate) struct Streams {
     /// Stream name and the next expected sequence number (= rows received).
     list: Vec<(Arc<str>, u64)>,
+    /// Where the stream of the last row is in `list`: rows mostly follow
+    /// each other on one stream, so it is compared first.
+    last: usize,
+}
+
+/// Whether two stream names are equal; names are short, and a byte loop
+/// is cheaper for them than a call to `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Why [`Streams::admit`] refused a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unadmitted {
+    /// A new stream name that is not UTF-8.
+    BadName,
+    /// Out of sequence: this number was due.
+    Expected(u64),
 }
 
 impl Streams {
-    /// Accepts row `seq` of `stream` if it is the next one; otherwise returns
-    /// the sequence number that was expected.
-    pub(crate) fn admit(&mut self, stream: &str, seq: u64) -> Result<&Arc<str>, u64> {
-        let index = match self.list.iter().position(|(name, _)| &**name == stream) {
-            Some(index) => index,
-            None => {
-                self.list.push((Arc::from(stream), 0));
-                self.list.len() - 1
-            }
+    /// Accepts row `seq` of `stream` if it is the next one. A name is
+    /// checked to be UTF-8 only the first time it comes.
+    #[inline]
+    pub(crate) fn admit(&mut self, stream: &[u8], seq: u64) -> Result<&Arc<str>, Unadmitted> {
+        let index = match self.list.get(self.last) {
+            Some((name, _)) if same(name.as_bytes(), stream) => self.last,
+            _ => self.find_or_add(stream)?,
         };
+        self.last = index;
         let (name, next) = &mut self.list[index];
         if *next != seq {
-            return Err(*next);
+            return Err(Unadmitted::Expected(*next));
         }
         *next += 1;
         Ok(name)
+    }
+
+    fn find_or_add(&mut self, stream: &[u8]) -> Result<usize, Unadmitted> {
+        if let Some(index) = self
+            .list
+            .iter()
+            .position(|(name, _)| name.as_bytes() == stream)
+        {
+            return Ok(index);
+        }
+        let name = std::str::from_utf8(stream).map_err(|_| Unadmitted::BadName)?;
+        self.list.push((Arc::from(name), 0));
+        Ok(self.list.len() - 1)
     }
 
     /// Rows received on `stream`.
@@ -177,13 +208,25 @@ mod tests {
     #[test]
     fn streams_demand_consecutive_sequence_numbers() {
         let mut streams = Streams::default();
-        assert!(streams.admit("a", 0).is_ok());
-        assert!(streams.admit("b", 0).is_ok());
-        assert!(streams.admit("a", 1).is_ok());
-        assert_eq!(streams.admit("a", 3).unwrap_err(), 2);
-        assert_eq!(streams.admit("c", 1).unwrap_err(), 0);
-        assert_eq!(streams.count("a"), 2);
-        assert_eq!(streams.count("b"), 1);
+        assert!(streams.admit(b"a", 0).is_ok());
+        assert!(streams.admit(b"b", 0).is_ok());
+        assert!(streams.admit(b"a", 1).is_ok());
+        assert!(streams.admit(b"a", 2).is_ok());
+        assert_eq!(streams.admit(b"a", 4).unwrap_err(), Unadmitted::Expected(3));
+        assert_eq!(streams.admit(b"c", 1).unwrap_err(), Unadmitted::Expected(0));
+        assert_eq!(streams.admit(b"b", 1).map(|name| &**name), Ok("b"));
+        assert_eq!(streams.count("a"), 3);
+        assert_eq!(streams.count("b"), 2);
+    }
+
+    #[test]
+    fn a_new_stream_name_must_be_utf8() {
+        let mut streams = Streams::default();
+        assert_eq!(
+            streams.admit(&[0xff, 0xfe], 0).unwrap_err(),
+            Unadmitted::BadName
+        );
+        assert_eq!(streams.iter().count(), 0);
     }
 
     #[test]

@@ -151,6 +151,52 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// A row frame's fields with its stream name still bytes, as a receiver's
+/// row path reads them: it compares the name with the names it has seen
+/// and validates only a new one, where [`Frame::decode`] validates every
+/// name of every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRow<'a> {
+    /// Request id.
+    pub request: u64,
+    /// Stream name, not checked to be UTF-8.
+    pub stream: &'a [u8],
+    /// Per-stream sequence number, from 0.
+    pub seq: u64,
+    /// JSON row.
+    pub payload: &'a [u8],
+}
+
+impl<'a> RawRow<'a> {
+    /// The row in `body` if it is a row frame; `Ok(None)` for any other
+    /// body, which [`Frame::decode`] then parses.
+    ///
+    /// ```
+    /// use bulkhead_protocol::wire::{FrameEncoder, RawRow};
+    ///
+    /// let mut buf = Vec::new();
+    /// FrameEncoder::default().row(&mut buf, 7, "rows", 0, &42).unwrap();
+    /// let row = RawRow::decode(&buf[4..]).unwrap().unwrap();
+    /// assert_eq!((row.request, row.stream, row.seq, row.payload), (7, &b"rows"[..], 0, &b"42"[..]));
+    /// ```
+    pub fn decode(body: &'a [u8]) -> Result<Option<Self>, FrameError> {
+        if body.first() != Some(&(FrameKind::Row as u8)) {
+            return Ok(None);
+        }
+        let mut cursor = Cursor {
+            kind: FrameKind::Row,
+            body,
+            pos: 1,
+        };
+        Ok(Some(RawRow {
+            request: cursor.u64()?,
+            stream: cursor.name_bytes()?,
+            seq: cursor.u64()?,
+            payload: cursor.rest(),
+        }))
+    }
+}
+
 /// Reads fixed fields off a body, reporting short bodies against their kind.
 struct Cursor<'a> {
     kind: FrameKind,
@@ -180,10 +226,14 @@ impl<'a> Cursor<'a> {
     }
 
     fn name(&mut self) -> Result<&'a str, FrameError> {
+        let bytes = self.name_bytes()?;
+        std::str::from_utf8(bytes).map_err(|_| FrameError::BadName { kind: self.kind })
+    }
+
+    fn name_bytes(&mut self) -> Result<&'a [u8], FrameError> {
         let mut raw = [0u8; 2];
         raw.copy_from_slice(self.take(2)?);
-        let bytes = self.take(usize::from(u16::from_be_bytes(raw)))?;
-        std::str::from_utf8(bytes).map_err(|_| FrameError::BadName { kind: self.kind })
+        self.take(usize::from(u16::from_be_bytes(raw)))
     }
 
     fn rest(&self) -> &'a [u8] {
@@ -220,6 +270,38 @@ mod tests {
         body.extend_from_slice(b"abc");
         assert!(matches!(
             Frame::decode(&body),
+            Err(FrameError::Short {
+                kind: FrameKind::Row,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_raw_row_agrees_with_the_decoded_frame() {
+        let mut buf = Vec::new();
+        let encoder = crate::wire::FrameEncoder::default();
+        encoder.row(&mut buf, 9, "even", 3, &"x").unwrap();
+        let body = &buf[4..];
+        let raw = RawRow::decode(body).unwrap().unwrap();
+        let Frame::Row {
+            request,
+            stream,
+            seq,
+            payload,
+        } = Frame::decode(body).unwrap()
+        else {
+            panic!("not a row");
+        };
+        assert_eq!(
+            (raw.request, raw.stream, raw.seq, raw.payload),
+            (request, stream.as_bytes(), seq, payload)
+        );
+        // Any other kind is left to `Frame::decode`, a short row is short.
+        assert_eq!(RawRow::decode(&[FrameKind::Success as u8]).unwrap(), None);
+        assert_eq!(RawRow::decode(&[]).unwrap(), None);
+        assert!(matches!(
+            RawRow::decode(&body[..12]),
             Err(FrameError::Short {
                 kind: FrameKind::Row,
                 ..

@@ -24,7 +24,7 @@ mod remote;
 
 pub use encode::FrameEncoder;
 pub use error::{EncodeError, FrameError};
-pub use frame::Frame;
+pub use frame::{Frame, RawRow};
 pub use handshake::{ChildInfo, CommandInfo, Handshake, Hello};
 pub use kind::FrameKind;
 pub use payload::{Diagnostic, Level, Progress, Success};

@@ -78,8 +78,9 @@ impl Progress {
 /// streaming summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Success<T> {
-    /// Rows sent per stream, as counted by the child.
-    #[serde(default)]
+    /// Rows sent per stream, as counted by the child; left out when no
+    /// stream has any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rows: BTreeMap<String, u64>,
     /// Response or summary.
     pub value: T,

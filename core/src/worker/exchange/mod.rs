@@ -10,19 +10,20 @@ mod tests;
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::Sleep;
+use futures_util::future::OptionFuture;
+use tokio::time::{Interval, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::rss::{Rss, RssSampler};
 use crate::sink::{Sink, SinkError};
-use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RemoteError};
+use crate::wire::{Diagnostic, Frame, FrameError, FrameKind, Level, Progress, RawRow, RemoteError};
 
 use super::channel::{Channel, ChildReader};
-use super::rows::{RowHandler, Spoiled, Streams, guarded_ready, guarded_send};
+use super::rows::{RowHandler, Spoiled, Streams, Unadmitted, guarded_ready, guarded_send};
 
 /// What ends a request early: its deadline, the caller's cancellation (and
 /// the grace the child gets to honour it), and the hard RSS limit.
@@ -119,10 +120,43 @@ enum Event<'r> {
     SinkFailed(SinkError),
 }
 
+/// What the loop does next, once a frame or an event was taken in.
+enum Step {
+    /// Nothing more: read on.
+    Next,
+    /// Ask the child to stop: the caller cancelled, or something could not
+    /// be delivered (the run is spoiled and delivers nothing more).
+    Stop,
+    /// A diagnostic or progress report to deliver.
+    Notice(Notice),
+    /// The terminal frame.
+    Done(Outcome),
+}
+
+/// A diagnostic or a progress report, decoded.
+enum Notice {
+    Diagnostic(Diagnostic),
+    Progress(Progress),
+}
+
+/// The state of one request between frames.
+struct Run {
+    request: u64,
+    streams: Streams,
+    spoiled: Option<Spoiled>,
+    cancelled: bool,
+}
+
 /// Sends request `request` (already encoded in `channel.out`) and reads
 /// frames until its terminal frame, the timeout, or the end of the
 /// cancellation grace period, delivering rows to `rows` and the rest to
 /// `sinks`, sampling `rss` under a hard limit, and counting into `tally`.
+///
+/// The loop waits in `select!` only when nothing is buffered: every frame
+/// that one read brought is handled before it looks at its timers again, as
+/// long as the row sink takes rows at once. A read brings at most the
+/// reader's buffer, so the deadline and a cancellation are still seen
+/// between reads.
 pub(crate) async fn exchange<H: RowHandler>(
     channel: &mut Channel,
     rss: &mut dyn SampleRss,
@@ -133,31 +167,36 @@ pub(crate) async fn exchange<H: RowHandler>(
     tally: &mut Tally,
 ) -> Result<Finished, Broken> {
     let deadline = tokio::time::sleep(limits.timeout);
-    let grace = tokio::time::sleep(limits.timeout);
-    let token = limits.cancel.clone().unwrap_or_default();
-    let cancelled = token.cancelled();
-    let mut sampling = tokio::time::interval(limits.rss_sample_interval);
-    sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(deadline, grace, cancelled);
+    // A cancellation, its grace and RSS sampling cost nothing to a request
+    // that has none of them.
+    let cancelled = OptionFuture::from(limits.cancel.as_ref().map(CancellationToken::cancelled));
+    tokio::pin!(deadline, cancelled);
+    let mut grace: Option<Pin<Box<Sleep>>> = None;
+    let mut sampling = limits.rss_hard_limit.map(|_| {
+        let mut sampling = tokio::time::interval(limits.rss_sample_interval);
+        sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sampling
+    });
     channel.in_flight = true;
     send_within(channel, deadline.as_mut()).await?;
-    let mut streams = Streams::default();
-    let mut spoiled: Option<Spoiled> = None;
-    let mut caller_cancelled = false;
-    let mut cancel_sent = false;
+    let mut run = Run {
+        request,
+        streams: Streams::default(),
+        spoiled: None,
+        cancelled: false,
+    };
     loop {
-        // Once spoiled, frames are still checked but no longer delivered.
-        let live = spoiled.is_none();
+        let live = run.spoiled.is_none();
         let event = tokio::select! {
             biased;
             () = &mut deadline => Event::Deadline,
-            () = &mut cancelled, if !caller_cancelled => Event::Cancel,
-            () = &mut grace, if cancel_sent => Event::GraceExpired,
-            _ = sampling.tick(), if limits.rss_hard_limit.is_some() => Event::Sample,
+            Some(()) = &mut cancelled, if limits.cancel.is_some() && !run.cancelled => Event::Cancel,
+            () = expire(&mut grace), if grace.is_some() => Event::GraceExpired,
+            () = tick(&mut sampling), if sampling.is_some() => Event::Sample,
             event = next_frame(&mut channel.reader, rows, live, &mut tally.backpressure_waits) => event,
         };
-        let body = match event {
-            Event::Frame(Some(Ok(body))) => body,
+        let mut step = match event {
+            Event::Frame(Some(Ok(body))) => run.frame(body, rows, tally)?,
             Event::Frame(Some(Err(err))) => return Err(Broken::Frame(err)),
             Event::Frame(None) => return Err(Broken::Eof),
             Event::Deadline => return Err(Broken::Timeout),
@@ -172,83 +211,79 @@ pub(crate) async fn exchange<H: RowHandler>(
                     _ => continue,
                 }
             }
-            event @ (Event::Cancel | Event::SinkFailed(_)) => {
-                match event {
-                    Event::SinkFailed(err) => spoiled = Some(Spoiled::Sink(err)),
-                    _ => caller_cancelled = true,
-                }
-                send_cancel(
-                    channel,
-                    request,
-                    &mut cancel_sent,
-                    grace.as_mut(),
-                    limits.cancel_grace,
-                    deadline.as_mut(),
-                )
-                .await?;
-                continue;
+            Event::Cancel => {
+                run.cancelled = true;
+                Step::Stop
             }
+            Event::SinkFailed(err) => run.spoil(Spoiled::Sink(err)),
         };
-        tally.bytes += body.len() as u64 + 4;
-        let frame = Frame::decode(body).map_err(Broken::Frame)?;
-        if frame.request() != request {
-            return Err(Broken::Protocol {
-                kind: frame.kind(),
-                detail: format!(
-                    "frame for request {} while request {request} runs",
-                    frame.request()
-                ),
-            });
+        loop {
+            let stop = match step {
+                Step::Next => false,
+                Step::Stop => true,
+                Step::Notice(notice) => match notice.deliver(sinks).await {
+                    Ok(()) => false,
+                    Err(err) => matches!(run.spoil(err), Step::Stop),
+                },
+                Step::Done(outcome) => {
+                    channel.in_flight = false;
+                    return Ok(run.finish(outcome));
+                }
+            };
+            if stop {
+                let period = limits.cancel_grace;
+                send_cancel(channel, request, &mut grace, period, deadline.as_mut()).await?;
+            }
+            // Then the next frame if the last read brought it, while the
+            // sink takes rows without waiting.
+            let drained = poll_fn(|cx| Poll::Ready(run.drain(cx, channel, rows, tally))).await;
+            step = match drained? {
+                Some(step) => step,
+                None => break,
+            };
         }
-        let delivered = match frame {
+    }
+}
+
+impl Run {
+    /// Takes in one frame body.
+    fn frame<H: RowHandler>(
+        &mut self,
+        body: &[u8],
+        rows: &mut H,
+        tally: &mut Tally,
+    ) -> Result<Step, Broken> {
+        tally.bytes += body.len() as u64 + 4;
+        if let Some(row) = RawRow::decode(body).map_err(Broken::Frame)? {
+            self.belongs(FrameKind::Row, row.request)?;
+            return self.row(row.stream, row.seq, row.payload, rows);
+        }
+        self.other(body, rows)
+    }
+
+    /// Takes in a frame that [`RawRow`] did not read (rows are read there,
+    /// without a check of their stream name each time).
+    fn other<H: RowHandler>(&mut self, body: &[u8], rows: &mut H) -> Result<Step, Broken> {
+        let frame = Frame::decode(body).map_err(Broken::Frame)?;
+        self.belongs(frame.kind(), frame.request())?;
+        Ok(match frame {
             Frame::Row {
                 stream,
                 seq,
                 payload,
                 ..
-            } => {
-                let name = admit(&mut streams, stream, seq)?;
-                if live {
-                    rows.row(name, seq, payload)
-                } else {
-                    Ok(())
-                }
-            }
+            } => return self.row(stream.as_bytes(), seq, payload, rows),
             Frame::Diagnostic { payload, .. } => {
-                let diagnostic: Diagnostic = decode(FrameKind::Diagnostic, payload)?;
-                if live {
-                    deliver(sinks.diagnostics.as_deref_mut(), diagnostic, log).await
-                } else {
-                    Ok(())
-                }
+                self.notice(Notice::Diagnostic(decode(FrameKind::Diagnostic, payload)?))
             }
             Frame::Progress { payload, .. } => {
-                let progress: Progress = decode(FrameKind::Progress, payload)?;
-                if live {
-                    deliver(sinks.progress.as_deref_mut(), progress, drop).await
-                } else {
-                    Ok(())
-                }
+                self.notice(Notice::Progress(decode(FrameKind::Progress, payload)?))
             }
             Frame::Success { payload, .. } => {
-                let payload = Bytes::copy_from_slice(payload);
-                channel.in_flight = false;
-                return Ok(Finished {
-                    outcome: Outcome::Success(payload),
-                    spoiled,
-                    cancelled: caller_cancelled,
-                    streams,
-                });
+                Step::Done(Outcome::Success(Bytes::copy_from_slice(payload)))
             }
             Frame::Error { payload, .. } => {
-                let remote: RemoteError = decode(FrameKind::Error, payload)?;
-                channel.in_flight = false;
-                return Ok(Finished {
-                    outcome: Outcome::Remote(remote),
-                    spoiled,
-                    cancelled: caller_cancelled,
-                    streams,
-                });
+                Step::Done(Outcome::Remote(decode(FrameKind::Error, payload)?))
             }
             Frame::Hello { .. }
             | Frame::Handshake { .. }
@@ -260,18 +295,122 @@ pub(crate) async fn exchange<H: RowHandler>(
                     detail: "only the parent sends this kind".to_owned(),
                 });
             }
-        };
-        if let Err(err) = delivered {
-            spoiled = Some(err);
-            send_cancel(
-                channel,
-                request,
-                &mut cancel_sent,
-                grace.as_mut(),
-                limits.cancel_grace,
-                deadline.as_mut(),
-            )
-            .await?;
+        })
+    }
+
+    /// Delivers `notice` unless spoiled: once spoiled, frames are still
+    /// checked but no longer delivered.
+    fn notice(&self, notice: Notice) -> Step {
+        if self.spoiled.is_none() {
+            Step::Notice(notice)
+        } else {
+            Step::Next
+        }
+    }
+
+    /// Records why the run is spoiled; the child is asked to stop.
+    fn spoil(&mut self, why: Spoiled) -> Step {
+        self.spoiled = Some(why);
+        Step::Stop
+    }
+
+    /// A frame of another request breaks the channel.
+    #[inline]
+    fn belongs(&self, kind: FrameKind, request: u64) -> Result<(), Broken> {
+        if request == self.request {
+            return Ok(());
+        }
+        Err(Broken::Protocol {
+            kind,
+            detail: format!(
+                "frame for request {request} while request {} runs",
+                self.request
+            ),
+        })
+    }
+
+    /// Checks row `seq` of `stream` and delivers it unless spoiled.
+    #[inline]
+    fn row<H: RowHandler>(
+        &mut self,
+        stream: &[u8],
+        seq: u64,
+        payload: &[u8],
+        rows: &mut H,
+    ) -> Result<Step, Broken> {
+        let name = self
+            .streams
+            .admit(stream, seq)
+            .map_err(|unadmitted| match unadmitted {
+                Unadmitted::BadName => Broken::Frame(FrameError::BadName {
+                    kind: FrameKind::Row,
+                }),
+                Unadmitted::Expected(expected) => Broken::Protocol {
+                    kind: FrameKind::Row,
+                    detail: format!(
+                        "row {seq} of stream {:?} where {expected} was due",
+                        String::from_utf8_lossy(stream)
+                    ),
+                },
+            })?;
+        if self.spoiled.is_some() {
+            return Ok(Step::Next);
+        }
+        Ok(match rows.row(name, seq, payload) {
+            Ok(()) => Step::Next,
+            Err(err) => self.spoil(err),
+        })
+    }
+
+    /// Takes in the frames that are buffered already, as long as they need
+    /// nothing more and, while rows are delivered, the sink takes each row
+    /// at once; returns the first step that needs more, or `None` to wait
+    /// in `select!`. One call drains a whole read without a yield.
+    fn drain<H: RowHandler>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        channel: &mut Channel,
+        rows: &mut H,
+        tally: &mut Tally,
+    ) -> Result<Option<Step>, Broken> {
+        loop {
+            if self.spoiled.is_none() {
+                match rows.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(err)) => return Ok(Some(self.spoil(Spoiled::Sink(err)))),
+                    Poll::Pending => return Ok(None),
+                }
+            }
+            let Some(body) = channel.reader.next_buffered() else {
+                return Ok(None);
+            };
+            match self.frame(body.map_err(Broken::Frame)?, rows, tally)? {
+                Step::Next => {}
+                step => return Ok(Some(step)),
+            }
+        }
+    }
+
+    fn finish(self, outcome: Outcome) -> Finished {
+        Finished {
+            outcome,
+            spoiled: self.spoiled,
+            cancelled: self.cancelled,
+            streams: self.streams,
+        }
+    }
+}
+
+impl Notice {
+    /// Hands the notice to its sink, or logs or drops it without one.
+    async fn deliver(self, sinks: &mut Sinks<'_>) -> Result<(), Spoiled> {
+        match self {
+            Notice::Diagnostic(diagnostic) => {
+                deliver(sinks.diagnostics.as_deref_mut(), diagnostic, log).await
+            }
+            Notice::Progress(progress) => {
+                deliver(sinks.progress.as_deref_mut(), progress, drop).await
+            }
         }
     }
 }
@@ -300,20 +439,36 @@ async fn next_frame<'r, H: RowHandler>(
     Event::Frame(reader.next().await)
 }
 
+/// Ends when the grace period, if one started, is over.
+async fn expire(grace: &mut Option<Pin<Box<Sleep>>>) {
+    match grace {
+        Some(grace) => grace.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ends at the next RSS sampling tick, if the request samples.
+async fn tick(sampling: &mut Option<Interval>) {
+    match sampling {
+        Some(sampling) => {
+            sampling.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Asks the child to stop the request, once, and starts the grace period.
 async fn send_cancel(
     channel: &mut Channel,
     request: u64,
-    sent: &mut bool,
-    grace: Pin<&mut Sleep>,
+    grace: &mut Option<Pin<Box<Sleep>>>,
     period: Duration,
     deadline: Pin<&mut Sleep>,
 ) -> Result<(), Broken> {
-    if *sent {
+    if grace.is_some() {
         return Ok(());
     }
-    *sent = true;
-    grace.reset(tokio::time::Instant::now() + period);
+    *grace = Some(Box::pin(tokio::time::sleep(period)));
     channel
         .encoder
         .bare(&mut channel.out, FrameKind::Cancel, request);
@@ -327,15 +482,6 @@ async fn send_within(channel: &mut Channel, deadline: Pin<&mut Sleep>) -> Result
         sent = channel.send() => sent.map_err(Broken::Write),
         () = deadline => Err(Broken::Timeout),
     }
-}
-
-fn admit<'s>(streams: &'s mut Streams, stream: &str, seq: u64) -> Result<&'s Arc<str>, Broken> {
-    streams
-        .admit(stream, seq)
-        .map_err(|expected| Broken::Protocol {
-            kind: FrameKind::Row,
-            detail: format!("row {seq} of stream {stream:?} where {expected} was due"),
-        })
 }
 
 fn decode<'a, T: serde::Deserialize<'a>>(kind: FrameKind, payload: &'a [u8]) -> Result<T, Broken> {

@@ -113,7 +113,8 @@ async fn a_success_frame_ends_the_request_with_its_payload() {
     let run = run(vec![Step::Await, Step::Success(vec![], json!("done"))]).await;
     assert_eq!(
         success(&run.result),
-        Some(json!({"rows": {}, "value": "done"}))
+        // A success without rows leaves the counts out.
+        Some(json!({"value": "done"}))
     );
     assert_eq!(run.seen.kinds, [FrameKind::Request]);
     assert!(run.tally.bytes > 0);

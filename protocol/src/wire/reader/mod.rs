@@ -41,6 +41,9 @@ pub const MAX_GROWTH: usize = 1024 * 1024;
 pub struct FrameReader<R> {
     io: R,
     buf: BytesMut,
+    /// Where the unread bytes start in `buf`. Frames handed out are passed
+    /// over by moving it; the buffer is compacted only before a read.
+    start: usize,
     /// Bytes of the frame handed out last, released on the next call.
     consumed: usize,
     max_frame: u32,
@@ -62,6 +65,7 @@ impl<R> FrameReader<R> {
         Self {
             io,
             buf: BytesMut::with_capacity(READ_CAPACITY),
+            start: 0,
             consumed: 0,
             max_frame,
             chunk: Vec::new(),
@@ -79,15 +83,46 @@ impl<R> FrameReader<R> {
         self.max_frame = max_frame;
     }
 
+    /// The next frame if it is already buffered, without reading: `None`
+    /// when the buffer holds no whole frame. A receiver that handles frames
+    /// as they come drains what one read brought with this before it waits
+    /// for more. After an error the stream cannot be trusted: read no
+    /// further.
+    ///
+    /// ```
+    /// use bulkhead_protocol::wire::FrameReader;
+    ///
+    /// let bytes: &[u8] = &[0, 0, 0, 1, b'a', 0, 0, 0, 1, b'b'];
+    /// let mut reader = FrameReader::new(bytes, 1024);
+    /// // Nothing was read yet.
+    /// assert!(reader.next_buffered().is_none());
+    /// assert_eq!(reader.read_frame().unwrap().unwrap(), b"a");
+    /// // The read that brought `a` brought `b` too.
+    /// assert_eq!(reader.next_buffered().unwrap().unwrap(), b"b");
+    /// assert!(reader.next_buffered().is_none());
+    /// ```
+    pub fn next_buffered(&mut self) -> Option<Result<&[u8], FrameError>> {
+        match self.buffered() {
+            Err(err) => Some(Err(err)),
+            Ok(Buffered::Frame(len)) => Some(Ok(self.take(len))),
+            Ok(Buffered::Partial) => None,
+        }
+    }
+
     /// Releases the frame handed out last and says whether a whole frame is
     /// buffered now; makes room for the next read if not.
+    #[inline]
     fn buffered(&mut self) -> Result<Buffered, FrameError> {
-        self.buf.advance(std::mem::take(&mut self.consumed));
-        let len = frame_length(&self.buf, self.max_frame)?;
+        self.start += std::mem::take(&mut self.consumed);
+        let unread = &self.buf[self.start..];
+        let len = frame_length(unread, self.max_frame)?;
+        if let Some(len) = len
+            && unread.len() >= LENGTH_BYTES + len
+        {
+            return Ok(Buffered::Frame(len));
+        }
+        self.buf.advance(std::mem::take(&mut self.start));
         if let Some(len) = len {
-            if self.buf.len() >= LENGTH_BYTES + len {
-                return Ok(Buffered::Frame(len));
-            }
             let missing = LENGTH_BYTES + len - self.buf.len();
             self.buf.reserve(missing.min(MAX_GROWTH));
         }
@@ -98,19 +133,22 @@ impl<R> FrameReader<R> {
     }
 
     /// Hands out the buffered frame of `len` bytes.
+    #[inline]
     fn take(&mut self, len: usize) -> &[u8] {
         self.consumed = LENGTH_BYTES + len;
-        &self.buf[LENGTH_BYTES..self.consumed]
+        &self.buf[self.start + LENGTH_BYTES..self.start + self.consumed]
+    }
+
+    /// Bytes read and not handed out yet.
+    fn unread(&self) -> usize {
+        self.buf.len() - self.start - self.consumed
     }
 
     /// The end of the stream: clean if nothing is buffered.
     fn end(&self) -> Option<Result<&[u8], FrameError>> {
-        if self.buf.is_empty() {
-            None
-        } else {
-            Some(Err(FrameError::Truncated {
-                buffered: self.buf.len(),
-            }))
+        match self.unread() {
+            0 => None,
+            buffered => Some(Err(FrameError::Truncated { buffered })),
         }
     }
 }
@@ -118,7 +156,7 @@ impl<R> FrameReader<R> {
 impl<R> std::fmt::Debug for FrameReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameReader")
-            .field("buffered", &self.buf.len())
+            .field("buffered", &self.unread())
             .field("max_frame", &self.max_frame)
             .finish_non_exhaustive()
     }
@@ -135,10 +173,10 @@ impl<R> std::fmt::Debug for FrameReader<R> {
 /// assert!(matches!(frame_length(&[0, 0, 1, 0], 8), Err(FrameError::TooLarge { len: 256, max: 8 })));
 /// ```
 pub fn frame_length(buf: &[u8], max_frame: u32) -> Result<Option<usize>, FrameError> {
-    let Some(mut prefix) = buf.get(..LENGTH_BYTES) else {
+    let Some(&[a, b, c, d]) = buf.get(..LENGTH_BYTES) else {
         return Ok(None);
     };
-    let len = prefix.get_u32();
+    let len = u32::from_be_bytes([a, b, c, d]);
     if len > max_frame {
         return Err(FrameError::TooLarge {
             len: u64::from(len),
