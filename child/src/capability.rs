@@ -1,6 +1,6 @@
 //! A capability: the typed handlers a child serves, plus its metadata.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bulkhead_protocol::command::{StreamCommand, UnaryCommand};
@@ -41,7 +41,7 @@ pub struct Capability {
     name: String,
     version: String,
     commands: Vec<CommandInfo>,
-    handlers: BTreeMap<String, Handler>,
+    handlers: FxHashMap<String, Handler>,
     /// Serves [`SESSION_COMMAND`]; kept apart from `handlers` so that no
     /// command can take its place.
     session: Option<Handler>,
@@ -54,7 +54,7 @@ impl Capability {
             name: name.into(),
             version: version.into(),
             commands: Vec::new(),
-            handlers: BTreeMap::new(),
+            handlers: FxHashMap::default(),
             session: None,
         }
     }

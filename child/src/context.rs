@@ -1,13 +1,12 @@
 //! What a handler sees: row, diagnostic and progress output, and cancellation.
 
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bulkhead_protocol::wire::{
-    Diagnostic, FrameKind, Level, Progress, RemoteError, RemoteErrorKind, Success,
+    Diagnostic, FrameKind, Level, Progress, RemoteError, RemoteErrorKind,
 };
 use serde::Serialize;
 
@@ -150,17 +149,9 @@ impl<'a> Context<'a> {
     /// to send instead.
     pub(crate) fn succeed<T: Serialize>(&mut self, output: Result<T, HandlerError>) -> Handled {
         let value = output.map_err(HandlerError::into_remote)?;
-        let success = Success {
-            rows: self
-                .streams
-                .iter()
-                .map(|(name, count)| (name.clone(), *count))
-                .collect::<BTreeMap<_, _>>(),
-            value,
-        };
-        let request = self.request;
+        let (request, rows) = (self.request, &self.streams);
         self.output
-            .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Success, request, &success))
+            .frame_now(|encoder, buf| encoder.success(buf, request, rows, &value))
             .map(|_sent| ())
             .map_err(|err| RemoteError::new(RemoteErrorKind::Encode, err.to_string()))
     }

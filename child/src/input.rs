@@ -13,14 +13,21 @@ use crate::context::CancelMark;
 /// What the parent asked for, as far as the serving loop cares.
 pub(crate) enum Incoming {
     Hello(Bytes),
-    Request {
-        id: u64,
-        command: String,
-        args: Bytes,
-    },
+    /// A request; its command and arguments are in the [`Request`] given
+    /// to [`Input::next`].
+    Request(u64),
     Shutdown,
     Closed,
     Broken(String),
+}
+
+/// A request's command and arguments, in buffers that a serving thread
+/// keeps from one request to the next, so that taking a request allocates
+/// nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Request {
+    pub(crate) command: String,
+    pub(crate) args: Vec<u8>,
 }
 
 /// The reading end of the channel with its frame reader.
@@ -35,10 +42,11 @@ impl Input {
         }
     }
 
-    /// Blocks until the next frame that needs a serving thread. Cancel
+    /// Blocks until the next frame that needs a serving thread; a request's
+    /// command and arguments go to `into`. Cancel
     /// frames are handled here, by setting `cancel`, so that a handler
     /// running on the other thread sees them at once.
-    pub(crate) fn next(&mut self, cancel: &CancelMark) -> Incoming {
+    pub(crate) fn next(&mut self, cancel: &CancelMark, into: &mut Request) -> Incoming {
         loop {
             let body = match self.frames.read_frame() {
                 Some(Ok(body)) => body,
@@ -57,11 +65,13 @@ impl Input {
                     request,
                     command,
                     args,
-                }) => Incoming::Request {
-                    id: request,
-                    command: command.to_owned(),
-                    args: Bytes::copy_from_slice(args),
-                },
+                }) => {
+                    into.command.clear();
+                    into.command.push_str(command);
+                    into.args.clear();
+                    into.args.extend_from_slice(args);
+                    Incoming::Request(request)
+                }
                 Ok(Frame::Cancel { request }) => {
                     cancel.fetch_max(request, Ordering::Relaxed);
                     continue;

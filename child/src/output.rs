@@ -110,12 +110,12 @@ impl Output {
         &self,
         encode: impl FnOnce(&FrameEncoder, &mut Vec<u8>) -> Result<(), EncodeError>,
     ) -> Result<bool, EncodeError> {
-        {
-            let mut pending = self.shared.pending();
-            let Pending { buf, encoder, .. } = &mut *pending;
-            encode(encoder, buf)?;
-        }
-        Ok(self.shared.send())
+        self.shared.send_with(encode)
+    }
+
+    /// Whether the channel still takes frames: no write to it failed.
+    pub(crate) fn open(&self) -> bool {
+        !self.shared.pending().broken
     }
 
     /// Sends everything buffered. Returns `false` if the channel is broken.
@@ -146,16 +146,28 @@ impl Shared {
     /// Takes the pending frames and writes them, outside the pending lock.
     /// Returns `false` if the channel is broken.
     fn send(&self) -> bool {
+        self.send_with(|_, _| Ok(())).unwrap_or(false)
+    }
+
+    /// Appends one more frame via `encode`, then takes the pending frames
+    /// and writes them, outside the pending lock, in one pass over the
+    /// locks. Returns `Ok(false)` if the channel is broken.
+    fn send_with(
+        &self,
+        encode: impl FnOnce(&FrameEncoder, &mut Vec<u8>) -> Result<(), EncodeError>,
+    ) -> Result<bool, EncodeError> {
         let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
         let Sink { writer, spare } = &mut *sink;
         {
             let mut pending = self.pending();
             if pending.broken {
                 pending.buf.clear();
-                return false;
+                return Ok(false);
             }
+            let Pending { buf, encoder, .. } = &mut *pending;
+            encode(encoder, buf)?;
             if pending.buf.is_empty() {
-                return true;
+                return Ok(true);
             }
             std::mem::swap(&mut pending.buf, spare);
             pending.sends += 1;
@@ -164,9 +176,9 @@ impl Shared {
         spare.clear();
         if result.is_err() {
             self.pending().broken = true;
-            return false;
+            return Ok(false);
         }
-        true
+        Ok(true)
     }
 
     fn run_flusher(&self) {

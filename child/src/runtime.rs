@@ -26,7 +26,7 @@ use bulkhead_protocol::transport::{ChildChannel, ChildTransport};
 use crate::capability::Capability;
 use crate::channel;
 use crate::context::{CancelMark, Context};
-use crate::input::{Incoming, Input, InputSlot};
+use crate::input::{Incoming, Input, InputSlot, Request};
 use crate::orphan::{self, Leader, Parent};
 use crate::output::Output;
 use crate::running::Running;
@@ -230,7 +230,10 @@ fn serve(runtime: Runtime) -> u8 {
 
 impl Server {
     fn handshake(&self, protocol: u32) -> Result<(), u8> {
-        let incoming = self.input.take().next(&self.cancel);
+        let incoming = self
+            .input
+            .take()
+            .next(&self.cancel, &mut Request::default());
         let hello = match incoming {
             Incoming::Hello(payload) => payload,
             Incoming::Closed => return Err(self.closed()),
@@ -278,24 +281,25 @@ impl Server {
 
     /// Takes turns with the other thread at reading; runs what it reads.
     fn serve_loop(&self) -> u8 {
+        let mut request = Request::default();
         loop {
             let (incoming, _busy) = {
                 let mut input = self.input.take();
                 match self.exit.load(Ordering::Acquire) {
                     RUNNING => {
-                        let incoming = input.next(&self.cancel);
+                        let incoming = input.next(&self.cancel, &mut request);
                         // Counted before the input is released, so that the
                         // other thread, should it end serving, waits for it.
-                        let busy = matches!(incoming, Incoming::Request { .. })
-                            .then(|| self.running.enter());
+                        let busy =
+                            matches!(incoming, Incoming::Request(_)).then(|| self.running.enter());
                         (incoming, busy)
                     }
                     code => return code,
                 }
             };
             let code = match incoming {
-                Incoming::Request { id, command, args } => {
-                    if self.handle(id, &command, &args) {
+                Incoming::Request(id) => {
+                    if self.handle(id, &request.command, &request.args) {
                         continue;
                     }
                     self.closed()
@@ -314,7 +318,8 @@ impl Server {
     fn handle(&self, id: u64, command: &str, args: &[u8]) -> bool {
         let mut cx = Context::new(id, &self.output, &self.cancel);
         match self.capability.handle(command, args, &mut cx) {
-            Ok(()) => self.output.flush(),
+            // The success frame went out with everything before it.
+            Ok(()) => self.output.open(),
             Err(err) => match self
                 .output
                 .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Error, id, &err))

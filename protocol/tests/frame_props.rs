@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
+#[cfg(feature = "async")]
 use std::pin::Pin;
+#[cfg(feature = "async")]
 use std::task::{Context, Poll};
 
 use bulkhead_protocol::wire::{Frame, FrameEncoder, FrameError, FrameKind, FrameReader};
