@@ -179,6 +179,7 @@ impl<'a> RawRow<'a> {
     /// let row = RawRow::decode(&buf[4..]).unwrap().unwrap();
     /// assert_eq!((row.request, row.stream, row.seq, row.payload), (7, &b"rows"[..], 0, &b"42"[..]));
     /// ```
+    #[inline]
     pub fn decode(body: &'a [u8]) -> Result<Option<Self>, FrameError> {
         if body.first() != Some(&(FrameKind::Row as u8)) {
             return Ok(None);
@@ -205,6 +206,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
         let end = self
             .pos
@@ -219,6 +221,7 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     fn u64(&mut self) -> Result<u64, FrameError> {
         let mut raw = [0u8; 8];
         raw.copy_from_slice(self.take(8)?);
@@ -230,12 +233,14 @@ impl<'a> Cursor<'a> {
         std::str::from_utf8(bytes).map_err(|_| FrameError::BadName { kind: self.kind })
     }
 
+    #[inline]
     fn name_bytes(&mut self) -> Result<&'a [u8], FrameError> {
         let mut raw = [0u8; 2];
         raw.copy_from_slice(self.take(2)?);
         self.take(usize::from(u16::from_be_bytes(raw)))
     }
 
+    #[inline]
     fn rest(&self) -> &'a [u8] {
         &self.body[self.pos..]
     }

@@ -247,6 +247,7 @@ pub(crate) async fn exchange<H: RowHandler>(
 
 impl Run {
     /// Takes in one frame body.
+    #[inline]
     fn frame<H: RowHandler>(
         &mut self,
         body: &[u8],
@@ -254,11 +255,10 @@ impl Run {
         tally: &mut Tally,
     ) -> Result<Step, Broken> {
         tally.bytes += body.len() as u64 + 4;
-        if let Some(row) = RawRow::decode(body).map_err(Broken::Frame)? {
-            self.belongs(FrameKind::Row, row.request)?;
-            return self.row(row.stream, row.seq, row.payload, rows);
+        match RawRow::decode(body).map_err(Broken::Frame)? {
+            Some(row) => self.row(row, rows),
+            None => self.other(body, rows),
         }
-        self.other(body, rows)
     }
 
     /// Takes in a frame that [`RawRow`] did not read (rows are read there,
@@ -271,8 +271,17 @@ impl Run {
                 stream,
                 seq,
                 payload,
-                ..
-            } => return self.row(stream.as_bytes(), seq, payload, rows),
+                request,
+            } => {
+                let stream = stream.as_bytes();
+                let row = RawRow {
+                    request,
+                    stream,
+                    seq,
+                    payload,
+                };
+                return self.row(row, rows);
+            }
             Frame::Diagnostic { payload, .. } => {
                 self.notice(Notice::Diagnostic(decode(FrameKind::Diagnostic, payload)?))
             }
@@ -329,15 +338,32 @@ impl Run {
         })
     }
 
-    /// Checks row `seq` of `stream` and delivers it unless spoiled.
+    /// Checks `row` and delivers it unless spoiled.
     #[inline]
-    fn row<H: RowHandler>(
+    fn row<H: RowHandler>(&mut self, row: RawRow<'_>, rows: &mut H) -> Result<Step, Broken> {
+        Ok(if self.deliver_row(row, rows)? {
+            Step::Next
+        } else {
+            Step::Stop
+        })
+    }
+
+    /// Checks `row` and delivers it unless spoiled; `false` if delivering
+    /// it spoiled the run (the child is to be asked to stop). Rows take
+    /// this path, not [`Step`], so that the row path moves no step around.
+    #[inline]
+    fn deliver_row<H: RowHandler>(
         &mut self,
-        stream: &[u8],
-        seq: u64,
-        payload: &[u8],
+        row: RawRow<'_>,
         rows: &mut H,
-    ) -> Result<Step, Broken> {
+    ) -> Result<bool, Broken> {
+        self.belongs(FrameKind::Row, row.request)?;
+        let RawRow {
+            stream,
+            seq,
+            payload,
+            ..
+        } = row;
         let name = self
             .streams
             .admit(stream, seq)
@@ -354,12 +380,15 @@ impl Run {
                 },
             })?;
         if self.spoiled.is_some() {
-            return Ok(Step::Next);
+            return Ok(true);
         }
-        Ok(match rows.row(name, seq, payload) {
-            Ok(()) => Step::Next,
-            Err(err) => self.spoil(err),
-        })
+        match rows.row(name, seq, payload) {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                self.spoiled = Some(err);
+                Ok(false)
+            }
+        }
     }
 
     /// Takes in the frames that are buffered already, as long as they need
@@ -384,7 +413,16 @@ impl Run {
             let Some(body) = channel.reader.next_buffered() else {
                 return Ok(None);
             };
-            match self.frame(body.map_err(Broken::Frame)?, rows, tally)? {
+            let body = body.map_err(Broken::Frame)?;
+            // Rows first, without a step; any other frame through `frame`.
+            if let Some(row) = RawRow::decode(body).map_err(Broken::Frame)? {
+                tally.bytes += body.len() as u64 + 4;
+                if !self.deliver_row(row, rows)? {
+                    return Ok(Some(Step::Stop));
+                }
+                continue;
+            }
+            match self.frame(body, rows, tally)? {
                 Step::Next => {}
                 step => return Ok(Some(step)),
             }

@@ -101,6 +101,7 @@ impl<R> FrameReader<R> {
     /// assert_eq!(reader.next_buffered().unwrap().unwrap(), b"b");
     /// assert!(reader.next_buffered().is_none());
     /// ```
+    #[inline]
     pub fn next_buffered(&mut self) -> Option<Result<&[u8], FrameError>> {
         match self.buffered() {
             Err(err) => Some(Err(err)),
@@ -172,6 +173,7 @@ impl<R> std::fmt::Debug for FrameReader<R> {
 /// assert_eq!(frame_length(&[0, 0], 8).unwrap(), None);
 /// assert!(matches!(frame_length(&[0, 0, 1, 0], 8), Err(FrameError::TooLarge { len: 256, max: 8 })));
 /// ```
+#[inline]
 pub fn frame_length(buf: &[u8], max_frame: u32) -> Result<Option<usize>, FrameError> {
     let Some(&[a, b, c, d]) = buf.get(..LENGTH_BYTES) else {
         return Ok(None);
