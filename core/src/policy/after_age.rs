@@ -33,6 +33,10 @@ impl AfterAge {
 }
 
 impl RestartPolicy for AfterAge {
+    fn reads_rss(&self) -> bool {
+        false
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         if facts.age >= self.age {
             Decision::Cycle(RestartReason::Policy("after_age"))

@@ -35,6 +35,10 @@ impl AfterIdle {
 }
 
 impl RestartPolicy for AfterIdle {
+    fn reads_rss(&self) -> bool {
+        false
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         if facts.idle >= self.idle {
             Decision::Cycle(RestartReason::Policy("after_idle"))

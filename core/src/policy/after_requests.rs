@@ -71,6 +71,10 @@ impl AfterRequests {
 }
 
 impl RestartPolicy for AfterRequests {
+    fn reads_rss(&self) -> bool {
+        false
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         if facts.requests >= self.threshold(facts.generation) {
             Decision::Cycle(RestartReason::Policy("after_requests"))

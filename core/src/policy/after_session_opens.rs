@@ -44,6 +44,10 @@ impl AfterSessionOpens {
 }
 
 impl RestartPolicy for AfterSessionOpens {
+    fn reads_rss(&self) -> bool {
+        false
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         if facts.opening_session && facts.session_opens >= self.session_opens {
             Decision::Cycle(RestartReason::Policy("after_session_opens"))

@@ -26,6 +26,10 @@ pub struct All<A, B> {
 }
 
 impl<A: RestartPolicy, B: RestartPolicy> RestartPolicy for All<A, B> {
+    fn reads_rss(&self) -> bool {
+        self.a.reads_rss() || self.b.reads_rss()
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         match (self.a.decide(facts), self.b.decide(facts)) {
             (cycle @ Decision::Cycle(_), Decision::Cycle(_)) => cycle,
@@ -48,6 +52,10 @@ impl<A: RestartPolicy, B: RestartPolicy> RestartPolicy for All<A, B> {
 pub struct AllOf<P = Box<dyn RestartPolicy>>(pub Vec<P>);
 
 impl<P: RestartPolicy> RestartPolicy for AllOf<P> {
+    fn reads_rss(&self) -> bool {
+        self.0.iter().any(RestartPolicy::reads_rss)
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         let mut first = None;
         for policy in &self.0 {

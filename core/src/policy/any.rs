@@ -25,6 +25,10 @@ pub struct Any<A, B> {
 }
 
 impl<A: RestartPolicy, B: RestartPolicy> RestartPolicy for Any<A, B> {
+    fn reads_rss(&self) -> bool {
+        self.a.reads_rss() || self.b.reads_rss()
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         match self.a.decide(facts) {
             Decision::Keep => self.b.decide(facts),
@@ -48,6 +52,10 @@ impl<A: RestartPolicy, B: RestartPolicy> RestartPolicy for Any<A, B> {
 pub struct AnyOf<P = Box<dyn RestartPolicy>>(pub Vec<P>);
 
 impl<P: RestartPolicy> RestartPolicy for AnyOf<P> {
+    fn reads_rss(&self) -> bool {
+        self.0.iter().any(RestartPolicy::reads_rss)
+    }
+
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         self.0
             .iter()

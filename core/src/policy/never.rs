@@ -11,6 +11,10 @@ use super::{Decision, GenerationFacts, RestartPolicy};
 pub struct Never;
 
 impl RestartPolicy for Never {
+    fn reads_rss(&self) -> bool {
+        false
+    }
+
     fn decide(&self, _facts: &GenerationFacts) -> Decision {
         Decision::Keep
     }

@@ -14,17 +14,36 @@ use super::{Decision, GenerationFacts};
 pub trait RestartPolicy: fmt::Debug + Send + Sync + 'static {
     /// The decision for these facts. Must not block.
     fn decide(&self, facts: &GenerationFacts) -> Decision;
+
+    /// Whether [`decide`](Self::decide) reads
+    /// [`GenerationFacts::rss`]. The worker samples the child's resident
+    /// set size before a request only for a policy that does (a sample is
+    /// a read of `/proc` on Linux); for one that does not, `facts.rss` is
+    /// [`Rss::Unavailable`](crate::Rss::Unavailable). The default, `true`,
+    /// is right for any policy; the built-ins that never look at RSS say
+    /// `false`.
+    fn reads_rss(&self) -> bool {
+        true
+    }
 }
 
 impl<P: RestartPolicy + ?Sized> RestartPolicy for Box<P> {
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         (**self).decide(facts)
     }
+
+    fn reads_rss(&self) -> bool {
+        (**self).reads_rss()
+    }
 }
 
 impl<P: RestartPolicy + ?Sized> RestartPolicy for Arc<P> {
     fn decide(&self, facts: &GenerationFacts) -> Decision {
         (**self).decide(facts)
+    }
+
+    fn reads_rss(&self) -> bool {
+        (**self).reads_rss()
     }
 }
 

@@ -34,8 +34,11 @@ pub struct WorkerStats {
     /// Times a guard (the crash-loop guard or the restart limit) tripped
     /// and the worker backed off.
     pub backoffs: u64,
-    /// The child's resident set size at the last sample (before each
-    /// request, and during requests under a hard limit).
+    /// The child's resident set size at the last sample: at start, before
+    /// each request when the restart policy reads RSS
+    /// ([`RestartPolicy::reads_rss`](crate::policy::RestartPolicy::reads_rss)),
+    /// during requests under a hard limit, and on
+    /// [`Worker::sample_rss`](crate::Worker::sample_rss).
     pub rss: Rss,
     /// The largest resident set size sampled in any generation.
     pub peak_rss: Rss,

@@ -279,7 +279,7 @@ impl Worker {
     /// already over its RSS ceiling cannot be helped by cycling: it gets one
     /// error, reported on the next request, and is no longer cycled for it.
     pub(super) fn admit(&mut self, mut generation: Generation) {
-        let mut fresh = facts(&mut generation);
+        let mut fresh = facts(&generation);
         // Judge the child by the figure the error will quote: its RSS right
         // after the handshake, not a second sample that may have grown.
         fresh.rss = generation.startup_rss;
@@ -483,8 +483,8 @@ fn ended_while_idle(generation: u64, ended: Ended) -> WorkerError {
 }
 
 /// Why `generation` must be replaced before the next request, and in what
-/// state it is, if it must. A usable generation is sampled (the sample
-/// recorded in `stats`) and `policy` asked.
+/// state it is, if it must. For a usable generation `policy` is asked,
+/// with a fresh RSS sample (recorded in `stats`) if it reads one.
 fn must_go(
     generation: &mut Generation,
     policy: &dyn RestartPolicy,
@@ -495,7 +495,11 @@ fn must_go(
         Idle::Usable => {
             let mut facts = facts(generation);
             facts.opening_session = opening;
-            stats.record_rss(facts.rss);
+            // Sampled only for a policy that reads it.
+            if policy.reads_rss() {
+                facts.rss = generation.rss.sample();
+                stats.record_rss(facts.rss);
+            }
             match decide(policy, facts, generation.rss_exempt) {
                 Decision::Keep => None,
                 Decision::Cycle(reason) => Some((reason, Idle::Usable)),
@@ -532,8 +536,8 @@ fn decide(policy: &dyn RestartPolicy, facts: GenerationFacts, rss_exempt: bool) 
     }
 }
 
-/// The facts a policy decides on, with a fresh RSS sample.
-fn facts(generation: &mut Generation) -> GenerationFacts {
+/// The facts a policy decides on, without an RSS sample.
+fn facts(generation: &Generation) -> GenerationFacts {
     let mut facts = GenerationFacts::new(generation.number);
     facts.requests = generation.requests;
     facts.rows = generation.rows;
@@ -541,7 +545,6 @@ fn facts(generation: &mut Generation) -> GenerationFacts {
     facts.age = generation.ready_at.elapsed();
     facts.idle = generation.last_used.elapsed();
     facts.session_opens = generation.session_opens;
-    facts.rss = generation.rss.sample();
     facts.startup_rss = generation.startup_rss;
     facts
 }
