@@ -1,7 +1,7 @@
 //! Benchmarks of the worker against raw baselines measured in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool]
+//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool|memory]
 //! ```
 //!
 //! Every child is this same executable: with `BULKHEAD_CHILD=1` (set by the
@@ -87,9 +87,11 @@ use bulkhead_fixture::{Count, Item, Ping};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod failure;
+mod memory;
 mod pool;
 
 use failure::failure;
+use memory::memory;
 use pool::pool;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -106,6 +108,8 @@ struct Scale {
     reuse_items: usize,
     /// Interleaved runs of each pool benchmark.
     pool_rounds: usize,
+    /// Rows of the memory benchmark's stream.
+    memory_rows: u64,
 }
 
 const FULL: Scale = Scale {
@@ -116,6 +120,7 @@ const FULL: Scale = Scale {
     pool_items: 60,
     reuse_items: 40,
     pool_rounds: 3,
+    memory_rows: 10_000_000,
 };
 
 const QUICK: Scale = Scale {
@@ -126,6 +131,7 @@ const QUICK: Scale = Scale {
     pool_items: 20,
     reuse_items: 20,
     pool_rounds: 1,
+    memory_rows: 1_000_000,
 };
 
 fn main() -> Result<(), BoxError> {
@@ -150,11 +156,9 @@ fn main() -> Result<(), BoxError> {
         .position(|arg| arg == "--only")
         .and_then(|i| args.get(i + 1))
         .map(String::as_str);
-    let runtime = if std::env::var_os("EXP_CT").is_some() {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
-    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         if only.is_none_or(|name| name == "rows") {
             rows(scale.rows).await?;
@@ -177,6 +181,9 @@ fn main() -> Result<(), BoxError> {
         }
         if only.is_none_or(|name| name == "pool") {
             pool(&scale).await?;
+        }
+        if only.is_none_or(|name| name == "memory") {
+            memory(scale.memory_rows).await?;
         }
         Ok(())
     })

@@ -16,6 +16,7 @@ use crate::wire::{Diagnostic, Progress};
 use super::claim::Claim;
 use super::exchange::{Limits, Sinks};
 use super::rows::{NoRows, RowHandler, TypedRows};
+use super::supervisor::Role;
 use super::{StaleCause, Worker, WorkerError};
 
 /// A request being prepared: set its diagnostic and progress sinks, then run
@@ -142,10 +143,14 @@ impl<'w, A: Serialize + Sync + ?Sized> Request<'w, A> {
             Some(claim) => worker.ready_claimed(claim, opens_session).await,
             None => worker.ready(opens_session).await,
         };
+        let role = Role {
+            opening: opens_session,
+            claimed: claim.is_some(),
+        };
         let outcome = match ready {
             Ok(()) => {
                 worker
-                    .run(command, args, &mut rows, &mut sinks, &limits, opens_session)
+                    .run(command, args, &mut rows, &mut sinks, &limits, role)
                     .await
             }
             Err(refused) => Err(worker.refused(refused)),

@@ -13,6 +13,7 @@ use crate::wire::{FrameKind, Success};
 use super::exchange::{Broken, Finished, Limits, Outcome};
 use super::process::Ended;
 use super::request::StreamSummary;
+use super::restart::Next;
 use super::rows::Spoiled;
 use super::{ChildExit, LimitHit, MemoryEnforcer, Worker, WorkerConfig, WorkerError};
 
@@ -126,23 +127,45 @@ impl Worker {
         })
     }
 
-    /// Ends a generation whose channel broke and explains why.
+    /// Ends a generation whose channel broke and explains why. A child
+    /// killed for a reason known before it is gone (a timeout, a cancel
+    /// that overstayed its grace, the hard RSS limit) is replaced at once
+    /// if `replace`: the next child starts while the old one is killed and
+    /// reaped, so the next request finds it ready. Its start is judged by
+    /// the restart limit and the crash-loop guard as any; a failure is
+    /// recorded for the next request, and this one still reports why its
+    /// child was killed.
     pub(super) async fn retire(
         &mut self,
         command: &str,
         broken: Broken,
         rows_delivered: u64,
         limits: &Limits,
+        replace: bool,
     ) -> WorkerError {
         let (timeout, cancel_grace) = (limits.timeout, limits.cancel_grace);
         let generation_number = self.stats.generation;
-        let Some(generation) = self.take_generation(RestartReason::ChannelLost) else {
+        let known = match &broken {
+            Broken::Timeout => Some(RestartReason::Timeout),
+            Broken::GraceExpired => Some(RestartReason::CancelTimeout),
+            &Broken::MemoryLimit { rss, limit } => Some(RestartReason::RssHardLimit { rss, limit }),
+            _ => None,
+        };
+        let early = known.filter(|_| replace);
+        let down = early.clone().unwrap_or(RestartReason::ChannelLost);
+        let Some(generation) = self.take_generation(down) else {
             return WorkerError::Closed;
         };
         // A child that closed its channel is reaped (it is likely exiting);
         // one that broke the protocol or overstayed is killed.
-        let Ended { exit, stderr_tail } = match broken {
-            Broken::Eof | Broken::Write(_) => generation.reap().await,
+        let Ended { exit, stderr_tail } = match (&broken, &early) {
+            (Broken::Eof | Broken::Write(_), _) => generation.reap().await,
+            (_, Some(reason)) => {
+                let next = self.start_next(Next::Replace(reason.clone()));
+                // A failed start is recorded by `start_next` itself.
+                let (ended, _started) = tokio::join!(generation.kill(), next);
+                ended
+            }
             _ => generation.kill().await,
         };
         let generation = generation_number;
@@ -234,8 +257,11 @@ impl Worker {
                 },
             ),
         };
-        tracing::warn!(generation = self.stats.generation, reason = reason.name(), error = %error, "child lost");
-        self.go_down(reason);
+        tracing::warn!(generation, reason = reason.name(), error = %error, "child lost");
+        // Unless the next child was started: then the state is its.
+        if early.is_none() {
+            self.go_down(reason);
+        }
         error
     }
 

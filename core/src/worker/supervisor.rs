@@ -324,7 +324,9 @@ impl Worker {
     }
 
     /// Runs one request on the current, ready generation and settles its
-    /// outcome. `opening` marks a session open.
+    /// outcome. `role.opening` marks a session open; unless `role.claimed`,
+    /// a child the request had to kill is replaced at once (see
+    /// [`retire`](Self::retire)).
     pub(super) async fn run<A, T, H>(
         &mut self,
         command: &str,
@@ -332,7 +334,7 @@ impl Worker {
         rows: &mut H,
         sinks: &mut Sinks<'_>,
         limits: &Limits,
-        opening: bool,
+        role: Role,
     ) -> Result<StreamSummary<T>, WorkerError>
     where
         A: Serialize + ?Sized,
@@ -382,20 +384,27 @@ impl Worker {
         if let Some(rss) = tally.last_rss {
             self.stats.record_rss(rss);
         }
-        let outcome = match result {
-            Ok(finished) => self.settle(command, finished, delivered, started).await,
-            Err(broken) => Err(self.retire(command, broken, delivered, limits).await),
+        let (outcome, survived) = match result {
+            Ok(finished) => {
+                let outcome = self.settle(command, finished, delivered, started).await;
+                (outcome, self.state.generation().is_some())
+            }
+            Err(broken) => {
+                let replace = !role.claimed;
+                let error = self.retire(command, broken, delivered, limits, replace);
+                (Err(error.await), false)
+            }
         };
         self.stats.rows += delivered;
         match self.state.generation_mut() {
-            Some(generation) => {
+            Some(generation) if survived => {
                 // The child finished the request and lives.
                 self.intensity.served();
-                if outcome.is_ok() && opening {
+                if outcome.is_ok() && role.opening {
                     generation.session_opens += 1;
                 }
             }
-            None => {
+            _ => {
                 // The request ended its child.
                 *self
                     .stats
@@ -480,6 +489,16 @@ fn ended_while_idle(generation: u64, ended: Ended) -> WorkerError {
             stderr_tail: ended.stderr_tail,
         },
     }
+}
+
+/// How a request stands to the worker's life.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Role {
+    /// The request opens a session.
+    pub(crate) opening: bool,
+    /// The request runs on a pool lease: it never starts a child, not even
+    /// to replace one it had to kill (the pool replaces it).
+    pub(crate) claimed: bool,
 }
 
 /// Why `generation` must be replaced before the next request, and in what
