@@ -138,11 +138,13 @@ async fn timeout_replace(reps: usize, warm_up: usize) -> Result<(), BoxError> {
     let raw = percentile(&mut raw, 50) / 1e3;
     let overshoot = percentile(&mut overshoot, 50) / 1e3;
     let replace = deadline_to_ready - raw;
-    println!("  timeout   kill+reap  median {kill_reap:.3} ms  (deadline -> Timeout returned)");
+    println!(
+        "  timeout   kill+reap  median {kill_reap:.3} ms  (deadline -> Timeout returned: old child killed and reaped, the next one started alongside)"
+    );
     println!(
         "            of which   median {overshoot:.3} ms  (a bare tokio::time::sleep(50 ms) firing late)"
     );
-    println!("            next Ping  median {next_ping:.3} ms  (spawn + handshake + Ping)");
+    println!("            next Ping  median {next_ping:.3} ms  (on the replacement)");
     println!("            raw ready  median {raw:.3} ms  (spawn + one handshake-sized frame)");
     println!(
         "            replace           {replace:.3} ms  (median of kill+reap + next Ping, minus raw ready; target <= 2 ms)"

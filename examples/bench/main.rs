@@ -30,11 +30,12 @@
 //!   not change. Target <= 1000 us.
 //! - `timeout_replace_ms`: `Hang { check_cancel: false }` with a 50 ms
 //!   request timeout, then `Ping`. Per repetition, (return of the timed-out
-//!   call - (start + 50 ms)) + (duration of the `Ping`, which spawns and
-//!   handshakes the new generation); the median of that minus the median raw
-//!   spawn plus handshake (`--raw-ready`) measured alongside. Target <= 2 ms.
-//!   `timeout_kill_reap_ms` is the first part alone (the call kills and reaps
-//!   the child before it returns), `timeout_next_ping_ms` the second,
+//!   call - (start + 50 ms)) + (duration of the `Ping`); the median of that
+//!   minus the median raw spawn plus handshake (`--raw-ready`) measured
+//!   alongside. Target <= 2 ms. `timeout_kill_reap_ms` is the first part
+//!   alone (the call kills and reaps the child, and starts the next
+//!   generation meanwhile, before it returns), `timeout_next_ping_ms` the
+//!   second,
 //!   `timeout_raw_ready_ms` the baseline. `timer_overshoot_ms` is how late
 //!   a bare `tokio::time::sleep(50 ms)` fires in the same run: tokio's timer
 //!   has millisecond granularity, and that lateness is part of the first

@@ -32,10 +32,11 @@ use super::{MemoryEnforcer, ShutdownReport, ShutdownStep, WorkerConfig, WorkerEr
 /// A supervised child process serving one request at a time.
 ///
 /// Methods take `&mut self`: a worker runs requests serially. When a child
-/// dies, breaks the protocol, times out, is cancelled without stopping, or is
-/// cycled, the next request starts a new generation; output of an old
-/// generation can never answer a request of a new one, since each generation
-/// has its own channel.
+/// dies, breaks the protocol or is cycled, the next request starts a new
+/// generation; a child killed for a timeout, a cancel that overstayed its
+/// grace or the hard RSS limit is replaced while it is reaped, inside the
+/// failing call. Output of an old generation can never answer a request of
+/// a new one, since each generation has its own channel.
 ///
 /// Dropping a worker inside a tokio runtime runs the shutdown sequence on a
 /// spawned task; outside one it kills the child's process group at once.
