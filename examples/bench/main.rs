@@ -9,8 +9,8 @@
 //! `--raw-pong` or `--raw-ready` it runs a baseline harness from
 //! `bulkhead_fixture::raw` that writes the same bytes without bulkhead.
 //!
-//! - `rows_typed_ratio`: rows/s of `Worker::stream` of `Count` into a
-//!   counting sink (rows are still decoded into `Row<Item>`) over rows/s of
+//! - `rows_typed_ratio`: rows/s of `Worker::stream` of `Count`, in a
+//!   spawned task, into a counting sink (rows are still decoded into `Row<Item>`) over rows/s of
 //!   a plain reader that splits length-prefixed frames and decodes each body
 //!   into the same `Item`. Best of 5 interleaved runs after a warm-up, for each side.
 //! - `unary_rtt_ratio`: median round trip of `worker.call(&Ping {})`, in a
@@ -218,12 +218,13 @@ fn result(name: &str, value: f64, unit: &str) {
 
 async fn rows(n: u64) -> Result<(), BoxError> {
     println!("rows: {n} Item rows (~120 B of JSON each), warm-up then best of 5");
-    let mut worker = fixture()?.spawn().await?;
-    typed_rows(&mut worker, n).await?;
+    let worker = fixture()?.spawn().await?;
+    let (mut worker, _warm_up) = typed_rows(worker, n).await?;
     tokio::task::spawn_blocking(move || raw_rows(n)).await??;
     let (mut typed, mut raw) = (Duration::MAX, Duration::MAX);
     for round in 1..=5 {
-        let typed_run = typed_rows(&mut worker, n).await?;
+        let (back, typed_run) = typed_rows(worker, n).await?;
+        worker = back;
         let raw_run = tokio::task::spawn_blocking(move || raw_rows(n)).await??;
         println!(
             "  run {round}: typed {:.0} rows/s, raw {:.0} rows/s",
@@ -239,15 +240,24 @@ async fn rows(n: u64) -> Result<(), BoxError> {
     let ratio = typed / raw;
     println!("  typed  {typed:>12.0} rows/s  (Worker::stream into a Counting sink)");
     println!("  raw    {raw:>12.0} rows/s  (BufReader + serde_json::from_slice::<Item>)");
-    println!("  ratio  {ratio:>12.3}         (target >= 0.8)");
+    println!("  ratio  {ratio:>12.3}         (target >= 0.9)");
     result("rows_typed_per_s", typed.round(), "rows/s");
     result("rows_raw_per_s", raw.round(), "rows/s");
     result("rows_typed_ratio", round3(ratio), "x");
     Ok(())
 }
 
-/// One `Count` stream into a counting sink; rows are decoded all the same.
-async fn typed_rows(worker: &mut Worker, n: u64) -> Result<Duration, BoxError> {
+/// One `Count` stream into a counting sink, in a task of its own as a
+/// caller's would run; rows are decoded all the same.
+async fn typed_rows(mut worker: Worker, n: u64) -> Result<(Worker, Duration), BoxError> {
+    tokio::spawn(async move {
+        let elapsed = typed_rows_here(&mut worker, n).await?;
+        Ok::<_, BoxError>((worker, elapsed))
+    })
+    .await?
+}
+
+async fn typed_rows_here(worker: &mut Worker, n: u64) -> Result<Duration, BoxError> {
     let count = Count {
         n,
         progress_every: 0,
