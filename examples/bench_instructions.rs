@@ -11,11 +11,8 @@
 //! count of rows or round trips; the difference between the two totals over
 //! the difference between the counts is the cost of one row or one round
 //! trip, with start-up, spawning and shutdown taken out. The parent's figure
-//! comes from the parent's process alone; round-trip scenarios also trace
-//! the child (`--trace-children=yes`) for the child's figure. Row scenarios
-//! do not, so the child runs at full speed and the parent, slowed by
-//! callgrind, always finds the pipe full, as a parent that is the
-//! bottleneck does.
+//! comes from the parent's process alone, the child's from the child's
+//! (callgrind follows it with `--trace-children=yes`).
 //!
 //! - `rows_instructions_ratio`: parent instructions per row of
 //!   `Worker::stream(&Count)` (rows of the fixture's `Item`, about 120 bytes
@@ -24,6 +21,10 @@
 //!   frames, `serde_json::from_slice::<Item>` on each). Target <= 1.15.
 //! - `rows_instructions_ratio_small`: the same with `Numbers` rows (16 bytes
 //!   of JSON, a `u64`). Target <= 1.3.
+//! - `rows_child_instructions_ratio` (and `_small`): the child's
+//!   instructions per row against the raw writer's (serde_json into a
+//!   `BufWriter`); no target, shown because the child is the other half of
+//!   a stream's speed.
 //! - `rtt_instructions_ratio`: parent instructions per `worker.call(&Ping {})`
 //!   over those of the cheaper of two raw round trips of a small JSON
 //!   request, encoded, framed, echoed by a raw child and decoded: a tokio
@@ -47,41 +48,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// One measured program: what it runs, and whether its children are counted.
-#[derive(Clone, Copy)]
-struct Scenario {
-    name: &'static str,
-    children: bool,
-}
-
-const ROWS: Scenario = Scenario {
-    name: "rows",
-    children: false,
-};
-const ROWS_RAW: Scenario = Scenario {
-    name: "rows-raw",
-    children: false,
-};
-const SMALL: Scenario = Scenario {
-    name: "small",
-    children: false,
-};
-const SMALL_RAW: Scenario = Scenario {
-    name: "small-raw",
-    children: false,
-};
-const RTT: Scenario = Scenario {
-    name: "rtt",
-    children: true,
-};
-const RTT_RAW_ASYNC: Scenario = Scenario {
-    name: "rtt-raw-async",
-    children: true,
-};
-const RTT_RAW_BLOCKING: Scenario = Scenario {
-    name: "rtt-raw-blocking",
-    children: true,
-};
+/// The measured programs, by the name `--measure` takes.
+const ROWS: &str = "rows";
+const ROWS_RAW: &str = "rows-raw";
+const SMALL: &str = "small";
+const SMALL_RAW: &str = "small-raw";
+const RTT: &str = "rtt";
+const RTT_RAW_ASYNC: &str = "rtt-raw-async";
+const RTT_RAW_BLOCKING: &str = "rtt-raw-blocking";
 
 fn main() -> Result<(), BoxError> {
     // Launched by a worker: serve the fixture and exit.
@@ -115,23 +89,62 @@ fn drive(quick: bool) -> Result<(), BoxError> {
         ((20_000, 120_000), (2_000, 12_000))
     };
 
-    println!(
-        "rows: parent instructions per row, {} and {} rows",
-        rows.0, rows.1
+    println!("rows: instructions per row, {} and {} rows", rows.0, rows.1);
+    let typed = per_unit(ROWS, rows)?;
+    let raw = per_unit(ROWS_RAW, rows)?;
+    report_ratio("rows", "Item rows, parent", typed.parent, raw.parent, 1.15)?;
+    report_child("Item rows, child", typed.child, raw.child);
+    result("rows_parent_instructions", typed.parent, "instructions/row");
+    result("rows_raw_instructions", raw.parent, "instructions/row");
+    result("rows_instructions_ratio", typed.parent / raw.parent, "x");
+    result("rows_child_instructions", typed.child, "instructions/row");
+    result("rows_raw_child_instructions", raw.child, "instructions/row");
+    result(
+        "rows_child_instructions_ratio",
+        typed.child / raw.child,
+        "x",
     );
-    let typed = per_unit(ROWS, rows)?.parent;
-    let raw = per_unit(ROWS_RAW, rows)?.parent;
-    report_ratio("rows", "Item rows", typed, raw, 1.15)?;
-    result("rows_parent_instructions", typed, "instructions/row");
-    result("rows_raw_instructions", raw, "instructions/row");
-    result("rows_instructions_ratio", typed / raw, "x");
 
-    let typed = per_unit(SMALL, rows)?.parent;
-    let raw = per_unit(SMALL_RAW, rows)?.parent;
-    report_ratio("rows", "16-byte rows", typed, raw, 1.3)?;
-    result("rows_small_parent_instructions", typed, "instructions/row");
-    result("rows_small_raw_instructions", raw, "instructions/row");
-    result("rows_instructions_ratio_small", typed / raw, "x");
+    let typed = per_unit(SMALL, rows)?;
+    let raw = per_unit(SMALL_RAW, rows)?;
+    report_ratio(
+        "rows",
+        "16-byte rows, parent",
+        typed.parent,
+        raw.parent,
+        1.3,
+    )?;
+    report_child("16-byte rows, child", typed.child, raw.child);
+    result(
+        "rows_small_parent_instructions",
+        typed.parent,
+        "instructions/row",
+    );
+    result(
+        "rows_small_raw_instructions",
+        raw.parent,
+        "instructions/row",
+    );
+    result(
+        "rows_instructions_ratio_small",
+        typed.parent / raw.parent,
+        "x",
+    );
+    result(
+        "rows_small_child_instructions",
+        typed.child,
+        "instructions/row",
+    );
+    result(
+        "rows_small_raw_child_instructions",
+        raw.child,
+        "instructions/row",
+    );
+    result(
+        "rows_child_instructions_ratio_small",
+        typed.child / raw.child,
+        "x",
+    );
 
     println!(
         "rtt: instructions per round trip, {} and {} calls",
@@ -173,7 +186,7 @@ struct PerUnit {
 }
 
 /// The cost of one unit of `scenario`, from runs of `small` and `large` units.
-fn per_unit(scenario: Scenario, (small, large): (u64, u64)) -> Result<PerUnit, BoxError> {
+fn per_unit(scenario: &str, (small, large): (u64, u64)) -> Result<PerUnit, BoxError> {
     let a = counted(scenario, small)?;
     let b = counted(scenario, large)?;
     let units = (large - small) as f64;
@@ -190,20 +203,19 @@ struct Totals {
 }
 
 /// Runs `scenario` with `n` units under callgrind.
-fn counted(scenario: Scenario, n: u64) -> Result<Totals, BoxError> {
+fn counted(scenario: &str, n: u64) -> Result<Totals, BoxError> {
     let dir = std::env::temp_dir().join(format!(
         "bulkhead-callgrind-{}-{}-{n}",
         std::process::id(),
-        scenario.name
+        scenario
     ));
     std::fs::create_dir_all(&dir)?;
-    let trace = if scenario.children { "yes" } else { "no" };
     let process = Command::new("valgrind")
         .arg("--tool=callgrind")
-        .arg(format!("--trace-children={trace}"))
+        .arg("--trace-children=yes")
         .arg(format!("--callgrind-out-file={}/%p.out", dir.display()))
         .arg(std::env::current_exe()?)
-        .args(["--measure", scenario.name, &n.to_string()])
+        .args(["--measure", scenario, &n.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -212,8 +224,7 @@ fn counted(scenario: Scenario, n: u64) -> Result<Totals, BoxError> {
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(format!(
-            "scenario {} with {n} units failed under callgrind ({}):\n{}",
-            scenario.name,
+            "scenario {scenario} with {n} units failed under callgrind ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
         )
@@ -234,7 +245,7 @@ fn counted(scenario: Scenario, n: u64) -> Result<Totals, BoxError> {
     }
     std::fs::remove_dir_all(&dir)?;
     if totals.parent == 0 {
-        return Err(format!("callgrind wrote no count for scenario {}", scenario.name).into());
+        return Err(format!("callgrind wrote no count for scenario {scenario}").into());
     }
     Ok(totals)
 }
@@ -274,6 +285,14 @@ fn report_ratio(
     Ok(())
 }
 
+/// A figure without a target: the child's side of a row stream.
+fn report_child(what: &str, typed: f64, raw: f64) {
+    println!(
+        "  {what}: bulkhead {typed:.0}, raw writer {raw:.0}, ratio {:.3}",
+        typed / raw
+    );
+}
+
 fn result(name: &str, value: f64, unit: &str) {
     let value = if value >= 100.0 {
         value.round()
@@ -288,15 +307,15 @@ fn result(name: &str, value: f64, unit: &str) {
 /// Runs one scenario with `n` units, as callgrind's guest.
 fn measure(scenario: &str, n: u64) -> Result<(), BoxError> {
     match scenario {
-        "rows-raw" => raw_rows("--raw-rows", n, |body| {
+        ROWS_RAW => raw_rows("--raw-rows", n, |body| {
             std::hint::black_box(serde_json::from_slice::<Item>(body)?);
             Ok(())
         }),
-        "small-raw" => raw_rows("--raw-numbers", n, |body| {
+        SMALL_RAW => raw_rows("--raw-numbers", n, |body| {
             std::hint::black_box(serde_json::from_slice::<u64>(body)?);
             Ok(())
         }),
-        "rtt-raw-blocking" => raw_rtt_blocking(n),
+        RTT_RAW_BLOCKING => raw_rtt_blocking(n),
         _ => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -304,10 +323,10 @@ fn measure(scenario: &str, n: u64) -> Result<(), BoxError> {
                 .build()?;
             runtime.block_on(async {
                 match scenario {
-                    "rows" => typed_rows(n).await,
-                    "small" => typed_numbers(n).await,
-                    "rtt" => typed_rtt(n).await,
-                    "rtt-raw-async" => tokio::spawn(raw_rtt_async(n)).await?,
+                    ROWS => typed_rows(n).await,
+                    SMALL => typed_numbers(n).await,
+                    RTT => typed_rtt(n).await,
+                    RTT_RAW_ASYNC => tokio::spawn(raw_rtt_async(n)).await?,
                     other => Err(format!("no scenario is called {other}").into()),
                 }
             })
