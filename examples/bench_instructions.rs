@@ -321,14 +321,19 @@ fn measure(scenario: &str, n: u64) -> Result<(), BoxError> {
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            runtime.block_on(async {
-                match scenario {
-                    ROWS => typed_rows(n).await,
-                    SMALL => typed_numbers(n).await,
-                    RTT => typed_rtt(n).await,
-                    RTT_RAW_ASYNC => tokio::spawn(raw_rtt_async(n)).await?,
-                    other => Err(format!("no scenario is called {other}").into()),
-                }
+            let scenario = scenario.to_owned();
+            // In a task of its own, as a caller's requests would run.
+            runtime.block_on(async move {
+                tokio::spawn(async move {
+                    match scenario.as_str() {
+                        ROWS => typed_rows(n).await,
+                        SMALL => typed_numbers(n).await,
+                        RTT => typed_rtt(n).await,
+                        RTT_RAW_ASYNC => raw_rtt_async(n).await,
+                        other => Err(format!("no scenario is called {other}").into()),
+                    }
+                })
+                .await?
             })
         }
     }

@@ -4,13 +4,12 @@
 use std::time::Instant;
 
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::policy::RestartReason;
 use crate::rss::Rss;
 use crate::wire::{FrameKind, Success};
 
-use super::exchange::{Broken, Finished, Limits, Outcome};
+use super::exchange::{Broken, Finished, Limits, Outcome, Tally};
 use super::process::Ended;
 use super::request::StreamSummary;
 use super::restart::Next;
@@ -24,13 +23,13 @@ impl Worker {
         command: &str,
         finished: Finished,
         rows_delivered: u64,
-        started: Instant,
+        tally: &Tally,
     ) -> Result<StreamSummary<T>, WorkerError> {
-        let elapsed = started.elapsed();
+        let elapsed = tally.elapsed;
         let generation_number = self.stats.generation;
         if let Some(generation) = self.state.generation_mut() {
             generation.requests += 1;
-            generation.last_used = Instant::now();
+            generation.last_used = tally.ended.unwrap_or_else(Instant::now);
         }
         let Finished {
             outcome,
@@ -63,7 +62,7 @@ impl Worker {
         };
         // The envelope is protocol: checked even for a spoiled request and
         // before the caller's type, so a child that miscounts is always caught.
-        let success = match serde_json::from_slice::<Success<Box<RawValue>>>(&payload) {
+        let success = match Success::decode(&payload) {
             Ok(success) => success,
             Err(err) => {
                 let stderr_tail = self.replace_now(RestartReason::ProtocolViolation).await;

@@ -362,7 +362,6 @@ impl Worker {
             }));
         }
         self.stats.bytes_sent += channel.out.len() as u64;
-        let started = Instant::now();
         let mut tally = Tally::default();
         let result = exchange(
             &mut generation.channel,
@@ -387,7 +386,7 @@ impl Worker {
         }
         let (outcome, survived) = match result {
             Ok(finished) => {
-                let outcome = self.settle(command, finished, delivered, started).await;
+                let outcome = self.settle(command, finished, delivered, &tally).await;
                 (outcome, self.state.generation().is_some())
             }
             Err(broken) => {
@@ -562,8 +561,9 @@ fn facts(generation: &Generation) -> GenerationFacts {
     facts.requests = generation.requests;
     facts.rows = generation.rows;
     facts.bytes_received = generation.bytes_received;
-    facts.age = generation.ready_at.elapsed();
-    facts.idle = generation.last_used.elapsed();
+    let now = Instant::now();
+    facts.age = now.saturating_duration_since(generation.ready_at);
+    facts.idle = now.saturating_duration_since(generation.last_used);
     facts.session_opens = generation.session_opens;
     facts.startup_rss = generation.startup_rss;
     facts

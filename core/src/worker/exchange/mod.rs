@@ -58,6 +58,10 @@ pub(crate) struct Tally {
     pub(crate) backpressure_waits: u64,
     /// The last RSS sample taken during the request, if any.
     pub(crate) last_rss: Option<Rss>,
+    /// From sending the request to its terminal frame, once it came.
+    pub(crate) elapsed: Duration,
+    /// When the terminal frame came.
+    pub(crate) ended: Option<std::time::Instant>,
 }
 
 /// Where the request loop samples the child's resident set size.
@@ -166,7 +170,9 @@ pub(crate) async fn exchange<H: RowHandler>(
     limits: &Limits,
     tally: &mut Tally,
 ) -> Result<Finished, Broken> {
-    let deadline = tokio::time::sleep(limits.timeout);
+    // One clock read at each end of the request.
+    let sent = tokio::time::Instant::now();
+    let deadline = tokio::time::sleep_until(sent + limits.timeout);
     // A cancellation, its grace and RSS sampling cost nothing to a request
     // that has none of them.
     let cancelled = OptionFuture::from(limits.cancel.as_ref().map(CancellationToken::cancelled));
@@ -227,6 +233,9 @@ pub(crate) async fn exchange<H: RowHandler>(
                 },
                 Step::Done(outcome) => {
                     channel.in_flight = false;
+                    let ended = tokio::time::Instant::now();
+                    tally.elapsed = ended - sent;
+                    tally.ended = Some(ended.into_std());
                     return Ok(run.finish(outcome));
                 }
             };
