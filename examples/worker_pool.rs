@@ -8,13 +8,12 @@
 //! its theory imported first, and importing is the expensive part. Here 200
 //! items arrive spread over 5 theories; opening a session (importing a
 //! theory) costs the child 30 ms, checking an item a few milliseconds of
-//! CPU (`Burn`). A [`Pool`] of 3 workers keyed by theory name serves 4
-//! concurrent tasks: each task takes the next item, acquires a lease warm
-//! for the item's theory, runs the item, and drops the lease, which returns
-//! the worker to the pool still warm.
+//! CPU (`Burn`). A [`Pool`] of 3 workers keyed by theory name runs them as
+//! one batch ([`Pool::batch`]), 4 at a time: each item gets a lease warm
+//! for its theory, and the lease goes back to the pool still warm.
 //!
 //! The items are grouped by theory (in order of first arrival, each theory's
-//! items in arrival order) before they are handed out, so that consecutive
+//! items in arrival order) before the batch takes them, so that consecutive
 //! leases ask for the same key and find a worker already warm for it. The
 //! summary at the end compares the sessions the pool opened with the number
 //! of items (one open per item without a pool), cross-checks that count
@@ -26,15 +25,11 @@
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bulkhead::Worker;
 use bulkhead::pool::Pool;
 use bulkhead_fixture::{Burn, Session};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::task::JoinSet;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -52,8 +47,8 @@ const ITEMS: usize = 200;
 const SESSION_COST_MS: u64 = 30;
 /// Workers (children) in the pool.
 const WORKERS: usize = 3;
-/// Tasks taking items concurrently: one more than there are workers, so
-/// that acquirers also wait in the pool's queue.
+/// Items running at once: one more than there are workers, so that
+/// acquirers also wait in the pool's queue.
 const TASKS: usize = 4;
 
 /// One item of work: check something that needs `theory` imported.
@@ -62,15 +57,6 @@ struct Item {
     theory: &'static str,
     /// CPU time the check takes, in milliseconds.
     millis: u64,
-}
-
-/// What a task saw while working.
-#[derive(Debug, Default)]
-struct Tally {
-    items: usize,
-    iterations: u64,
-    /// Session opens each child (by pid) reported at its latest item.
-    opens_by_child: HashMap<u32, u64>,
 }
 
 fn main() -> Result<(), BoxError> {
@@ -86,7 +72,7 @@ async fn run() -> Result<(), BoxError> {
     let arrivals = arrivals();
     let work = group_by_theory(&arrivals);
     println!(
-        "{ITEMS} items over {} theories; {WORKERS} workers, {TASKS} tasks, session open {SESSION_COST_MS} ms",
+        "{ITEMS} items over {} theories; {WORKERS} workers, {TASKS} at a time, session open {SESSION_COST_MS} ms",
         THEORIES.len()
     );
     println!(
@@ -109,72 +95,55 @@ async fn run() -> Result<(), BoxError> {
     .keep_idle_workers()
     .build()?;
 
-    let bar = ProgressBar::with_draw_target(Some(ITEMS as u64), ProgressDrawTarget::stdout());
-    bar.set_style(ProgressStyle::with_template(
-        "[{bar:40}] {pos}/{len} items, {elapsed_precise} {msg}",
-    )?);
-    let started = Instant::now();
-    let work: Arc<[Item]> = work.into();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
-    for _ in 0..TASKS {
-        tasks.spawn(worker_task(
-            pool.clone(),
-            Arc::clone(&work),
-            Arc::clone(&next),
-            bar.clone(),
-        ));
-    }
-    let mut total = Tally::default();
-    while let Some(joined) = tasks.join_next().await {
-        let tally = joined??;
-        total.items += tally.items;
-        total.iterations += tally.iterations;
-        for (pid, opens) in tally.opens_by_child {
-            let seen = total.opens_by_child.entry(pid).or_default();
-            *seen = (*seen).max(opens);
+    let items = work
+        .iter()
+        .map(|item| (item.theory.to_owned(), item.clone()));
+    let report = pool
+        .batch(items)
+        .concurrency(TASKS)
+        .progress_bar()
+        .run(async |lease, item: &Item| {
+            let iterations = lease
+                .call(&Burn {
+                    millis: item.millis,
+                })
+                .await?;
+            // The child's own count of the sessions it opened, to check the
+            // pool's figure against.
+            let state = lease.call(&Session {}).await?;
+            Ok((iterations, lease.info().map(|info| info.pid), state.opens))
+        })
+        .await;
+    println!("batch:            {}", report.totals);
+
+    let (mut iterations, mut opens_by_child) = (0, HashMap::new());
+    for outcome in report.outcomes {
+        let (burnt, pid, opens) = outcome?;
+        iterations += burnt;
+        if let Some(pid) = pid {
+            let seen = opens_by_child.entry(pid).or_insert(0);
+            *seen = opens.max(*seen);
         }
     }
-    let elapsed = started.elapsed();
-    bar.finish_and_clear();
-
     let snapshot = pool.snapshot();
-    let child_opens: u64 = total.opens_by_child.values().sum();
+    let items = report.totals.ok;
+    let elapsed = report.totals.elapsed.as_secs_f64();
     println!(
-        "items done:       {} in {:.2} s ({:.0} items/s, {} burn iterations)",
-        total.items,
-        elapsed.as_secs_f64(),
-        total.items as f64 / elapsed.as_secs_f64(),
-        total.iterations
-    );
-    println!("leases granted:   {}", snapshot.leases.granted);
-    println!(
-        "warm hits:        {} ({:.0}% of leases)",
-        snapshot.leases.warm_hits,
-        100.0 * snapshot.leases.warm_hits as f64 / snapshot.leases.granted.max(1) as f64
+        "items done:       {items} in {elapsed:.2} s ({:.0} items/s, {iterations} burn iterations)",
+        items as f64 / elapsed
     );
     println!(
-        "sessions opened:  {} for {} items: {:.2} s of opens across the workers, against {:.2} s for one open per item",
+        "sessions opened:  {} for {items} items: {:.2} s of opens across the workers, against {:.2} s for one open per item",
         snapshot.leases.sessions_opened,
-        total.items,
         (snapshot.leases.sessions_opened * SESSION_COST_MS) as f64 / 1e3,
-        (total.items as u64 * SESSION_COST_MS) as f64 / 1e3
+        (items as u64 * SESSION_COST_MS) as f64 / 1e3
     );
     println!(
-        "                  the {} children report {child_opens} opens between them",
-        total.opens_by_child.len()
+        "                  the {} children report {} opens between them",
+        opens_by_child.len(),
+        opens_by_child.values().sum::<u64>()
     );
     println!("evictions:        {}", snapshot.leases.evictions);
-    if snapshot.totals.restarts_by_reason.is_empty() {
-        println!("restarts:         none");
-    } else {
-        println!("restarts:         {:?}", snapshot.totals.restarts_by_reason);
-    }
-    // Two requests per item, plus the session opens.
-    println!(
-        "requests:         {} ok, {} failed (Burn and Session per item, plus the opens)",
-        snapshot.totals.requests_ok, snapshot.totals.requests_failed
-    );
     let per_worker: Vec<String> = snapshot.rss.iter().map(ToString::to_string).collect();
     println!(
         "rss per worker:   {} (total {})",
@@ -192,41 +161,6 @@ async fn run() -> Result<(), BoxError> {
         println!("shutdown {}:       {report}", i + 1);
     }
     Ok(())
-}
-
-/// Takes items in order until none is left: a lease warm for the item's
-/// theory, the item's work, and the lease back.
-async fn worker_task(
-    pool: Pool<String>,
-    work: Arc<[Item]>,
-    next: Arc<AtomicUsize>,
-    bar: ProgressBar,
-) -> Result<Tally, BoxError> {
-    let mut tally = Tally::default();
-    while let Some(item) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-        let mut lease = pool.acquire(item.theory.to_owned()).await?;
-        tally.iterations += lease
-            .call(&Burn {
-                millis: item.millis,
-            })
-            .await?;
-        // The child's own count of the sessions it opened, to check the
-        // pool's figure against.
-        let state = lease.call(&Session {}).await?;
-        if let Some(info) = lease.info() {
-            tally.opens_by_child.insert(info.pid, state.opens);
-        }
-        // Dropping the lease returns the worker, still warm for the theory.
-        drop(lease);
-        tally.items += 1;
-        bar.inc(1);
-        let snapshot = pool.snapshot();
-        bar.set_message(format!(
-            "{} sessions opened, {} warm hits",
-            snapshot.leases.sessions_opened, snapshot.leases.warm_hits
-        ));
-    }
-    Ok(tally)
 }
 
 /// The items in arrival order: theories drawn with a skew (the first

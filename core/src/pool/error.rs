@@ -76,3 +76,46 @@ pub enum PoolError {
     #[error(transparent)]
     Worker(WorkerError),
 }
+
+impl PoolError {
+    /// A short, stable name for the kind of refusal, in `snake_case`
+    /// (`"queue_timeout"`, `"backing_off"`, ...); a refusal that carries a
+    /// worker's error is named after it (see [`WorkerError::kind`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PoolError::Config { .. } => "pool_config",
+            PoolError::Exhausted { .. } => "exhausted",
+            PoolError::QueueTimeout { .. } => "queue_timeout",
+            PoolError::MemoryBudget { .. } => "memory_budget",
+            PoolError::ShuttingDown => "shutting_down",
+            PoolError::BackingOff { .. } => "backing_off",
+            PoolError::Key(_) => "key",
+            PoolError::SessionOpen(_) => "session_open",
+            PoolError::Worker(error) => error.kind(),
+        }
+    }
+}
+
+/// Why a request run on the pool in one call ([`Pool::call`](super::Pool::call),
+/// [`Pool::stream`](super::Pool::stream), a batch's item) failed: no lease
+/// was granted, or the request on it failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No lease: see [`PoolError`].
+    #[error(transparent)]
+    Acquire(#[from] PoolError),
+    /// The request on the lease failed: see [`WorkerError`].
+    #[error(transparent)]
+    Request(#[from] WorkerError),
+}
+
+impl CallError {
+    /// The kind of the refusal or of the request's error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Acquire(error) => error.kind(),
+            CallError::Request(error) => error.kind(),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! A lease: one worker, warm for one key, until dropped.
 
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 
 use crate::command::{Command, StreamCommand, UnaryCommand};
 use crate::rss::Rss;
@@ -28,11 +29,18 @@ pub struct Lease<K: SessionKey> {
     seat: Seat<K>,
     key: K,
     claim: Claim,
+    /// Cancels the lease's requests that bring no token of their own.
+    cancel: Option<CancellationToken>,
 }
 
 impl<K: SessionKey> Lease<K> {
     pub(super) fn new(seat: Seat<K>, key: K, claim: Claim) -> Self {
-        Self { seat, key, claim }
+        Self {
+            seat,
+            key,
+            claim,
+            cancel: None,
+        }
     }
 
     /// The session key the lease was granted for.
@@ -43,7 +51,16 @@ impl<K: SessionKey> Lease<K> {
     /// A request for `command`, to configure before running it (see
     /// [`Request`]).
     pub fn request<'l, C: Command>(&'l mut self, command: &'l C) -> Request<'l, C> {
-        Request::new(worker(&mut self.seat), C::NAME, command).claimed(&mut self.claim)
+        let request = Request::new(worker(&mut self.seat), C::NAME, command);
+        with_cancel(request.claimed(&mut self.claim), self.cancel.as_ref())
+    }
+
+    /// Cancels, through `token`, every request on this lease that is not
+    /// given a token of its own ([`Request::cancel`]): a batch cancels its
+    /// items' requests this way. Cancellation is cooperative, as for any
+    /// request.
+    pub fn cancel_with(&mut self, token: CancellationToken) {
+        self.cancel = Some(token);
     }
 
     /// Runs a unary command and returns its response.
@@ -70,7 +87,8 @@ impl<K: SessionKey> Lease<K> {
         command: &'l str,
         args: &'l RawValue,
     ) -> Request<'l, RawValue> {
-        Request::new(worker(&mut self.seat), command, args).claimed(&mut self.claim)
+        let request = Request::new(worker(&mut self.seat), command, args);
+        with_cancel(request.claimed(&mut self.claim), self.cancel.as_ref())
     }
 
     /// Whether the lease is known to be stale: its generation ended or a
@@ -107,6 +125,17 @@ impl<K: SessionKey> Lease<K> {
         } else {
             Ok(())
         }
+    }
+}
+
+/// `request`, cancelled by `token` if there is one.
+fn with_cancel<'l, A: ?Sized + serde::Serialize + Sync>(
+    request: Request<'l, A>,
+    token: Option<&CancellationToken>,
+) -> Request<'l, A> {
+    match token {
+        Some(token) => request.cancel(token.clone()),
+        None => request,
     }
 }
 

@@ -46,6 +46,9 @@
 //!   background; a recovering worker may be **backing off** after one of
 //!   its guards tripped.
 
+mod batch;
+mod blocking;
+mod bulk;
 mod config;
 mod error;
 mod key;
@@ -59,8 +62,10 @@ mod slot;
 mod snapshot;
 mod table;
 
+pub use batch::{Batch, BatchProgress, BatchReport, BatchTotals, ItemError};
+pub use blocking::BlockingPool;
 pub use config::{PoolBuilder, PoolConfig};
-pub use error::PoolError;
+pub use error::{CallError, PoolError};
 pub use key::SessionKey;
 pub use lease::Lease;
 pub use pool::Pool;

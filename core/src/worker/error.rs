@@ -394,6 +394,43 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
+    /// A short, stable name for the kind of error, in `snake_case`
+    /// (`"timeout"`, `"child_exited"`, `"remote"`, ...): what a batch counts
+    /// its failures by, and what a log or a metric can key on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkerError::Config { .. } => "config",
+            WorkerError::Spawn { .. } => "spawn",
+            WorkerError::Transport { .. } => "transport",
+            WorkerError::StartupTimeout { .. } => "startup_timeout",
+            WorkerError::Handshake { .. } => "handshake",
+            WorkerError::ProtocolMismatch { .. } => "protocol_mismatch",
+            WorkerError::Frame { .. } => "frame",
+            WorkerError::Protocol { .. } => "protocol",
+            WorkerError::UnexpectedRow { .. } => "unexpected_row",
+            WorkerError::ChannelClosed { .. } => "channel_closed",
+            WorkerError::ChildExited { .. } => "child_exited",
+            WorkerError::Remote { .. } => "remote",
+            WorkerError::RowDecode { .. } => "row_decode",
+            WorkerError::OutputDecode { .. } => "output_decode",
+            WorkerError::Sink { .. } => "sink",
+            WorkerError::SummaryMismatch { .. } => "summary_mismatch",
+            WorkerError::Encode { .. } => "encode",
+            WorkerError::Write { .. } => "write",
+            WorkerError::Timeout { .. } => "timeout",
+            WorkerError::Cancelled { .. } => "cancelled",
+            WorkerError::CancelForced { .. } => "cancel_forced",
+            WorkerError::RestartLimit { .. } => "restart_limit",
+            WorkerError::CrashLoop { .. } => "crash_loop",
+            WorkerError::MemoryLimit { .. } => "memory_limit",
+            WorkerError::CpuLimit { .. } => "cpu_limit",
+            WorkerError::Limits { .. } => "limits",
+            WorkerError::OverBudgetAtStart { .. } => "over_budget_at_start",
+            WorkerError::StaleLease { .. } => "stale_lease",
+            WorkerError::Closed => "closed",
+        }
+    }
+
     /// Rows that reached the sink before this error. They are tentative: no
     /// terminal success confirmed them.
     pub fn rows_delivered(&self) -> u64 {
