@@ -38,6 +38,7 @@
 extern crate self as bulkhead;
 
 mod describe;
+pub mod plan;
 pub mod policy;
 pub mod pool;
 pub mod row;

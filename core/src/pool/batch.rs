@@ -304,6 +304,17 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
     where
         F: AsyncFn(&mut Lease<K>, &T) -> Result<O, WorkerError>,
     {
+        let pool = self.pool;
+        self.run_each(async |key, item, stop| one(pool, &work, stop, key, item).await)
+            .await
+    }
+
+    /// Runs every item through `each`, which gets the item's key, the item
+    /// and the batch's stop token, and gets its leases itself.
+    pub(super) async fn run_each<O, E>(self, each: E) -> BatchReport<O>
+    where
+        E: AsyncFn(K, &T, &CancellationToken) -> Result<O, ItemError>,
+    {
         let Batch {
             pool,
             mut items,
@@ -355,7 +366,8 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
                     Some((key, item)) => {
                         let index = outcomes.len();
                         outcomes.push(None);
-                        running.push(one(pool, &work, &stop, index, key, item));
+                        let (each, stop) = (&each, &stop);
+                        running.push(async move { (index, each(key, &item, stop).await) });
                     }
                     None => exhausted = true,
                 },
@@ -388,32 +400,37 @@ async fn one<K, T, O, F>(
     pool: &Pool<K>,
     work: &F,
     stop: &CancellationToken,
-    index: usize,
     key: K,
-    item: T,
-) -> (usize, Result<O, ItemError>)
+    item: &T,
+) -> Result<O, ItemError>
 where
     K: SessionKey,
     F: AsyncFn(&mut Lease<K>, &T) -> Result<O, WorkerError>,
 {
-    let outcome = lease_and_run(
+    lease_and_run(
         key,
-        async |key| {
-            // Only the wait for a lease is cut short; a running request is
-            // cancelled through its token, so its child stays consistent.
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => Err(ItemError::Cancelled),
-                lease = pool.acquire(key) => lease.map_err(|error| ItemError::Call(error.into())),
-            }
-        },
+        async |key| acquire_unless_stopped(pool, key, stop).await,
         async |lease| {
             lease.cancel_with(stop.clone());
-            work(lease, &item).await
+            work(lease, item).await
         },
     )
-    .await;
-    (index, outcome)
+    .await
+}
+
+/// A lease for `key`, unless `stop` is cancelled first. Only the wait for a
+/// lease is cut short: a running request is cancelled through its token,
+/// so that its child stays consistent.
+pub(super) async fn acquire_unless_stopped<K: SessionKey>(
+    pool: &Pool<K>,
+    key: K,
+    stop: &CancellationToken,
+) -> Result<Lease<K>, ItemError> {
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => Err(ItemError::Cancelled),
+        lease = pool.acquire(key) => lease.map_err(|error| ItemError::Call(error.into())),
+    }
 }
 
 fn totals<K, O>(

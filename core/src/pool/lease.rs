@@ -63,6 +63,11 @@ impl<K: SessionKey> Lease<K> {
         self.cancel = Some(token);
     }
 
+    /// The token given by [`cancel_with`](Self::cancel_with), if any.
+    pub fn cancel_token(&self) -> Option<&CancellationToken> {
+        self.cancel.as_ref()
+    }
+
     /// Runs a unary command and returns its response.
     pub async fn call<C: UnaryCommand>(&mut self, command: &C) -> Result<C::Output, WorkerError> {
         self.request(command).call().await

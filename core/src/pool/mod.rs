@@ -54,6 +54,7 @@ mod error;
 mod key;
 mod lease;
 mod parked;
+mod plan_run;
 #[allow(clippy::module_inception)]
 mod pool;
 mod recovery;
@@ -68,5 +69,6 @@ pub use config::{PoolBuilder, PoolConfig};
 pub use error::{CallError, PoolError};
 pub use key::SessionKey;
 pub use lease::Lease;
+pub use plan_run::{BatchOutcome, ItemOutcome, PlanReport};
 pub use pool::Pool;
 pub use snapshot::{LeaseCounts, PoolSnapshot};
