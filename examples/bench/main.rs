@@ -1,7 +1,7 @@
 //! Benchmarks of the worker against raw baselines measured in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool|memory]
+//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool|plan|memory]
 //! ```
 //!
 //! Every child is this same executable: with `BULKHEAD_CHILD=1` (set by the
@@ -72,6 +72,12 @@
 //!   warm one's; the worker is started before either is timed. Best of 3
 //!   interleaved runs (1 with `--quick`) for each side.
 //!
+//! The `plan` section (`plan.rs`) runs a shuffled workload over 20 keys as
+//! it comes and as planned (`naive_session_opens`, `plan_session_opens`,
+//! `plan_speedup`); the `memory` section (`memory.rs`) watches the
+//! parent's RSS over a long stream into a slow sink
+//! (`parent_memory_growth_mib`).
+//!
 //! Each ratio prints as a `RESULT name value unit` line after human-readable
 //! ones; targets are printed, never asserted.
 
@@ -89,10 +95,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod failure;
 mod memory;
+mod plan;
 mod pool;
 
 use failure::failure;
 use memory::memory;
+use plan::plan;
 use pool::pool;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -111,6 +119,8 @@ struct Scale {
     pool_rounds: usize,
     /// Rows of the memory benchmark's stream.
     memory_rows: u64,
+    /// Items of the plan benchmark.
+    plan_items: usize,
 }
 
 const FULL: Scale = Scale {
@@ -122,6 +132,7 @@ const FULL: Scale = Scale {
     reuse_items: 40,
     pool_rounds: 3,
     memory_rows: 10_000_000,
+    plan_items: 2_000,
 };
 
 const QUICK: Scale = Scale {
@@ -133,6 +144,7 @@ const QUICK: Scale = Scale {
     reuse_items: 20,
     pool_rounds: 1,
     memory_rows: 1_000_000,
+    plan_items: 200,
 };
 
 fn main() -> Result<(), BoxError> {
@@ -186,6 +198,9 @@ fn main() -> Result<(), BoxError> {
         }
         if only.is_none_or(|name| name == "pool") {
             pool(&scale).await?;
+        }
+        if only.is_none_or(|name| name == "plan") {
+            plan(scale.plan_items).await?;
         }
 
         Ok(())

@@ -28,7 +28,10 @@ pub(crate) async fn pool(scale: &Scale) -> Result<(), BoxError> {
 }
 
 /// A pool of fixture workers keyed by strings that keeps idle workers.
-fn fixture_pool(builder: WorkerBuilder, workers: usize) -> Result<Pool<String>, BoxError> {
+pub(crate) fn fixture_pool(
+    builder: WorkerBuilder,
+    workers: usize,
+) -> Result<Pool<String>, BoxError> {
     Ok(
         Pool::builder(builder.request_timeout(Duration::from_secs(30)))
             .max_workers(workers)
