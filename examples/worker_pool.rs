@@ -102,16 +102,18 @@ async fn run() -> Result<(), BoxError> {
         .batch(items)
         .concurrency(TASKS)
         .progress_bar()
-        .run(async |lease, item: &Item| {
-            let iterations = lease
-                .call(&Burn {
-                    millis: item.millis,
-                })
-                .await?;
-            // The child's own count of the sessions it opened, to check the
-            // pool's figure against.
-            let state = lease.call(&Session {}).await?;
-            Ok((iterations, lease.info().map(|info| info.pid), state.opens))
+        .run(|lease, item: &Item| {
+            Box::pin(async move {
+                let iterations = lease
+                    .call(&Burn {
+                        millis: item.millis,
+                    })
+                    .await?;
+                // The child's own count of the sessions it opened, to check the
+                // pool's figure against.
+                let state = lease.call(&Session {}).await?;
+                Ok((iterations, lease.info().map(|info| info.pid), state.opens))
+            })
         })
         .await;
     println!("batch:            {}", report.totals);

@@ -34,6 +34,26 @@ fn worker_pool_and_lease_futures_are_send(
     send(pool.shutdown());
     send(lease.call(&echo));
     send(lease.stream(&Count { to: 3 }, sink));
+    send(pool.call("key".to_owned(), &echo));
+    send(pool.stream("key".to_owned(), &Count { to: 3 }, Vec::new()));
+    let items = vec![("key".to_owned(), 1u64), ("other".to_owned(), 2)];
+    send(pool.batch(items).run(|lease, to: &u64| {
+        Box::pin(async move { lease.stream(&Count { to: *to }, Vec::new()).await })
+    }));
+    let plan = bulkhead::plan::Planner::new(2)
+        .plan([bulkhead::plan::WorkItem::new("a", "key".to_owned(), 1u64)])
+        .ok();
+    if let Some(plan) = plan {
+        send(pool.run_plan(plan, |lease, item| {
+            Box::pin(async move {
+                lease
+                    .call(&Echo {
+                        text: item.id.clone(),
+                    })
+                    .await
+            })
+        }));
+    }
     let mut diagnostics = Vec::new();
     let mut progress = Vec::new();
     send(
@@ -52,4 +72,5 @@ fn pools_and_leases_move_between_threads() {
     send_sync::<Pool<String>>();
     send_only::<Lease<String>>();
     send_only::<Worker>();
+    send_sync::<bulkhead::pool::BlockingPool<String>>();
 }

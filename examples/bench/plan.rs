@@ -28,12 +28,14 @@ pub(crate) async fn plan(items: usize) -> Result<(), BoxError> {
     let naive = fixture_pool(session_cost()?, WORKERS)?;
     let report = naive
         .batch(work.iter().map(|(key, i)| (key.clone(), *i)))
-        .run(async |lease, i: &usize| {
-            lease
-                .call(&Echo {
-                    text: i.to_string(),
-                })
-                .await
+        .run(|lease, i: &usize| {
+            Box::pin(async move {
+                lease
+                    .call(&Echo {
+                        text: i.to_string(),
+                    })
+                    .await
+            })
         })
         .await;
     naive.shutdown().await;
@@ -47,12 +49,14 @@ pub(crate) async fn plan(items: usize) -> Result<(), BoxError> {
     )?;
     let batches = plan.batches().len();
     let report = planned
-        .run_plan(plan, async |lease, item| {
-            lease
-                .call(&Echo {
-                    text: item.data.to_string(),
-                })
-                .await
+        .run_plan(plan, |lease, item| {
+            Box::pin(async move {
+                lease
+                    .call(&Echo {
+                        text: item.data.to_string(),
+                    })
+                    .await
+            })
         })
         .await;
     planned.shutdown().await;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::describe::Span;
 use crate::worker::WorkerError;
 
-use super::bulk::lease_and_run;
+use super::bulk::LeaseWork;
 use super::{CallError, Lease, Pool, PoolSnapshot, SessionKey};
 
 /// A batch of items to run through a pool, built by [`Pool::batch`] or
@@ -33,7 +34,9 @@ use super::{CallError, Lease, Pool, PoolSnapshot, SessionKey};
 /// let items = modules.map(|module| ("imports: Init".to_owned(), module.to_owned()));
 /// let report = pool
 ///     .batch(items)
-///     .run(async |lease, module: &String| lease.call(&Check { module: module.clone() }).await)
+///     .run(|lease, module| {
+///         Box::pin(async move { lease.call(&Check { module: module.clone() }).await })
+///     })
 ///     .await;
 /// println!("{}", report.totals);
 /// for (module, outcome) in modules.iter().zip(&report.outcomes) {
@@ -293,8 +296,9 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
     }
 
     /// Runs every item through `work`, which gets a lease warm for the
-    /// item's key and the item, and returns the outcomes in input order
-    /// with the totals.
+    /// item's key and the item (write it as
+    /// `|lease, item| Box::pin(async move { ... })`, see [`LeaseWork`]),
+    /// and returns the outcomes in input order with the totals.
     ///
     /// An item whose lease went stale before its request reached a child
     /// runs again on a fresh lease, once (as for
@@ -302,19 +306,16 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
     /// the batch ([`Lease::cancel_with`]).
     pub async fn run<O, F>(self, work: F) -> BatchReport<O>
     where
-        F: AsyncFn(&mut Lease<K>, &T) -> Result<O, WorkerError>,
+        T: Sync,
+        O: Send,
+        F: for<'a> Fn(&'a mut Lease<K>, &'a T) -> LeaseWork<'a, O> + Sync,
     {
         let pool = self.pool;
-        self.run_each(async |key, item, stop| one(pool, &work, stop, key, item).await)
-            .await
+        self.run_each(&OnLease { pool, work }).await
     }
 
-    /// Runs every item through `each`, which gets the item's key, the item
-    /// and the batch's stop token, and gets its leases itself.
-    pub(super) async fn run_each<O, E>(self, each: E) -> BatchReport<O>
-    where
-        E: AsyncFn(K, &T, &CancellationToken) -> Result<O, ItemError>,
-    {
+    /// Runs every item through `each`, which gets its leases itself.
+    pub(super) async fn run_each<O: Send>(self, each: &impl Each<K, T, O>) -> BatchReport<O> {
         let Batch {
             pool,
             mut items,
@@ -366,8 +367,8 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
                     Some((key, item)) => {
                         let index = outcomes.len();
                         outcomes.push(None);
-                        let (each, stop) = (&each, &stop);
-                        running.push(async move { (index, each(key, &item, stop).await) });
+                        let stop = &stop;
+                        running.push(async move { (index, each.run(key, &item, stop).await) });
                     }
                     None => exhausted = true,
                 },
@@ -395,7 +396,41 @@ impl<'p, K: SessionKey, T: Send + 'p> Batch<'p, K, T> {
     }
 }
 
-/// One item: a lease (unless the batch stops first), `work` on it.
+/// An item's outcome, to come; boxed so that it can be named `Send`.
+pub(super) type ItemWork<'a, O> = Pin<Box<dyn Future<Output = Result<O, ItemError>> + Send + 'a>>;
+
+/// What a batch does with each item, getting its leases itself.
+pub(super) trait Each<K, T, O>: Sync {
+    /// The outcome of `item` of `key`; `stop` says when the batch stops.
+    fn run<'a>(&'a self, key: K, item: &'a T, stop: &'a CancellationToken) -> ItemWork<'a, O>
+    where
+        O: 'a;
+}
+
+/// A batch's items, each on a lease of its own.
+struct OnLease<'p, K: SessionKey, F> {
+    pool: &'p Pool<K>,
+    work: F,
+}
+
+impl<K, T, O, F> Each<K, T, O> for OnLease<'_, K, F>
+where
+    K: SessionKey,
+    T: Sync,
+    O: Send,
+    F: for<'a> Fn(&'a mut Lease<K>, &'a T) -> LeaseWork<'a, O> + Sync,
+{
+    fn run<'a>(&'a self, key: K, item: &'a T, stop: &'a CancellationToken) -> ItemWork<'a, O>
+    where
+        O: 'a,
+    {
+        Box::pin(one(self.pool, &self.work, stop, key, item))
+    }
+}
+
+/// One item: a lease (unless the batch stops first), `work` on it; once
+/// more on a fresh lease if the first was stale before its request was
+/// sent.
 async fn one<K, T, O, F>(
     pool: &Pool<K>,
     work: &F,
@@ -405,17 +440,19 @@ async fn one<K, T, O, F>(
 ) -> Result<O, ItemError>
 where
     K: SessionKey,
-    F: AsyncFn(&mut Lease<K>, &T) -> Result<O, WorkerError>,
+    F: for<'a> Fn(&'a mut Lease<K>, &'a T) -> LeaseWork<'a, O>,
 {
-    lease_and_run(
-        key,
-        async |key| acquire_unless_stopped(pool, key, stop).await,
-        async |lease| {
+    let mut lease = acquire_unless_stopped(pool, key.clone(), stop).await?;
+    lease.cancel_with(stop.clone());
+    match work(&mut lease, item).await {
+        Err(WorkerError::StaleLease { .. }) => {
+            drop(lease);
+            let mut lease = acquire_unless_stopped(pool, key, stop).await?;
             lease.cancel_with(stop.clone());
-            work(lease, item).await
-        },
-    )
-    .await
+            Ok(work(&mut lease, item).await?)
+        }
+        outcome => Ok(outcome?),
+    }
 }
 
 /// A lease for `key`, unless `stop` is cancelled first. Only the wait for a

@@ -126,7 +126,7 @@ impl<K: SessionKey> BlockingPool<K> {
         };
         let batch = configure(pool.batch(items));
         self.runtime
-            .block_on(batch.run(async |lease, command: &C| lease.call(command).await))
+            .block_on(batch.run(|lease, command| Box::pin(lease.call(command))))
     }
 
     /// The pool's state and counters now. See [`Pool::snapshot`].

@@ -1,11 +1,21 @@
 //! One request on the pool in one call: acquire, run, release.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::command::{StreamCommand, UnaryCommand};
 use crate::row::Row;
 use crate::sink::Sink;
 use crate::worker::{StreamSummary, WorkerError};
 
 use super::{CallError, Lease, Pool, SessionKey};
+
+/// Work on a lease, as [`Pool::run_on_lease`], a batch and a plan take it:
+/// a boxed future, so that the caller's future is `Send` and can be
+/// spawned. Write it as `|lease| Box::pin(async move { ... })`. It may
+/// borrow the lease (and a batch's item); anything else it uses is moved
+/// or cloned in (an `Arc` for shared data).
+pub type LeaseWork<'a, T> = Pin<Box<dyn Future<Output = Result<T, WorkerError>> + Send + 'a>>;
 
 impl<K: SessionKey> Pool<K> {
     /// Runs a unary command on a lease warm for `key` and gives the lease
@@ -23,8 +33,15 @@ impl<K: SessionKey> Pool<K> {
     /// # }
     /// ```
     pub async fn call<C: UnaryCommand>(&self, key: K, command: &C) -> Result<C::Output, CallError> {
-        self.run_on_lease(key, async |lease| lease.call(command).await)
-            .await
+        let mut lease = self.acquire(key.clone()).await?;
+        match lease.call(command).await {
+            // Stale before the request was sent: once more, on a fresh lease.
+            Err(WorkerError::StaleLease { .. }) => {
+                drop(lease);
+                Ok(self.acquire(key).await?.call(command).await?)
+            }
+            outcome => Ok(outcome?),
+        }
     }
 
     /// Runs a streaming command on a lease warm for `key`, rows into
@@ -40,8 +57,16 @@ impl<K: SessionKey> Pool<K> {
         C: StreamCommand,
         S: Sink<Row<C::Row>>,
     {
-        self.run_on_lease(key, async |lease| lease.stream(command, &mut sink).await)
-            .await
+        let mut lease = self.acquire(key.clone()).await?;
+        match lease.stream(command, &mut sink).await {
+            // Stale before the request was sent: no row reached the sink.
+            Err(WorkerError::StaleLease { .. }) => {
+                drop(lease);
+                let mut lease = self.acquire(key).await?;
+                Ok(lease.stream(command, sink).await?)
+            }
+            outcome => Ok(outcome?),
+        }
     }
 
     /// Acquires a lease warm for `key`, runs `work` on it, and gives it
@@ -50,30 +75,37 @@ impl<K: SessionKey> Pool<K> {
     /// [`WorkerError::StaleLease`]), `work` runs again, once, on a fresh
     /// lease. Nothing that reached a child is ever run again; every other
     /// outcome is returned as it is.
-    pub async fn run_on_lease<T>(
-        &self,
-        key: K,
-        work: impl AsyncFnMut(&mut Lease<K>) -> Result<T, WorkerError>,
-    ) -> Result<T, CallError> {
-        let acquire = async |key| self.acquire(key).await.map_err(CallError::from);
-        lease_and_run(key, acquire, work).await
-    }
-}
-
-/// Gets a lease for `key` from `acquire` and runs `work` on it; once more
-/// on a fresh lease if the first was stale before its request was sent.
-pub(super) async fn lease_and_run<K: SessionKey, T, E: From<WorkerError>>(
-    key: K,
-    mut acquire: impl AsyncFnMut(K) -> Result<Lease<K>, E>,
-    mut work: impl AsyncFnMut(&mut Lease<K>) -> Result<T, WorkerError>,
-) -> Result<T, E> {
-    let mut lease = acquire(key.clone()).await?;
-    match work(&mut lease).await {
-        Err(WorkerError::StaleLease { .. }) => {
-            drop(lease);
-            let mut lease = acquire(key).await?;
-            Ok(work(&mut lease).await?)
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: bulkhead::Pool<String>) -> Result<(), bulkhead::pool::CallError> {
+    /// # #[derive(serde::Serialize, serde::Deserialize, bulkhead::Command)]
+    /// # #[command(response = String)]
+    /// # struct Prove { goal: String }
+    /// let (a, b) = pool
+    ///     .run_on_lease("Mathlib.Data.Nat".to_owned(), |lease| {
+    ///         Box::pin(async move {
+    ///             let a = lease.call(&Prove { goal: "a".into() }).await?;
+    ///             let b = lease.call(&Prove { goal: "b".into() }).await?;
+    ///             Ok((a, b))
+    ///         })
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_on_lease<T, F>(&self, key: K, mut work: F) -> Result<T, CallError>
+    where
+        F: for<'a> FnMut(&'a mut Lease<K>) -> LeaseWork<'a, T> + Send,
+    {
+        let mut lease = self.acquire(key.clone()).await?;
+        match work(&mut lease).await {
+            // Stale before the request was sent: once more, on a fresh lease.
+            Err(WorkerError::StaleLease { .. }) => {
+                drop(lease);
+                let mut lease = self.acquire(key).await?;
+                Ok(work(&mut lease).await?)
+            }
+            outcome => Ok(outcome?),
         }
-        outcome => Ok(outcome?),
     }
 }

@@ -65,6 +65,7 @@ mod table;
 
 pub use batch::{Batch, BatchProgress, BatchReport, BatchTotals, ItemError};
 pub use blocking::BlockingPool;
+pub use bulk::LeaseWork;
 pub use config::{PoolBuilder, PoolConfig};
 pub use error::{CallError, PoolError};
 pub use key::SessionKey;

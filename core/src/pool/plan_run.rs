@@ -6,7 +6,8 @@ use tokio_util::sync::CancellationToken;
 use crate::plan::{Plan, PlannedBatch, WorkItem};
 use crate::worker::WorkerError;
 
-use super::batch::acquire_unless_stopped;
+use super::batch::{Each, ItemWork, acquire_unless_stopped};
+use super::bulk::LeaseWork;
 use super::{Batch, BatchTotals, CallError, ItemError, Lease, Pool, SessionKey};
 
 /// What running a plan did: per batch, in plan order, the outcome of each
@@ -45,7 +46,8 @@ impl<K: SessionKey> Pool<K> {
     pub async fn run_plan<T, O, F>(&self, plan: Plan<K, T>, work: F) -> PlanReport<O>
     where
         T: Send + Sync,
-        F: AsyncFn(&mut Lease<K>, &WorkItem<K, T>) -> Result<O, WorkerError>,
+        O: Send,
+        F: for<'a> Fn(&'a mut Lease<K>, &'a WorkItem<K, T>) -> LeaseWork<'a, O> + Sync,
     {
         self.run_plan_with(plan, |batch| batch, work).await
     }
@@ -63,7 +65,8 @@ impl<K: SessionKey> Pool<K> {
     ) -> PlanReport<O>
     where
         T: Send + Sync,
-        F: AsyncFn(&mut Lease<K>, &WorkItem<K, T>) -> Result<O, WorkerError>,
+        O: Send,
+        F: for<'a> Fn(&'a mut Lease<K>, &'a WorkItem<K, T>) -> LeaseWork<'a, O> + Sync,
     {
         let batches = plan.into_batches();
         let fingerprints: Vec<String> = batches
@@ -74,12 +77,8 @@ impl<K: SessionKey> Pool<K> {
         let items = batches
             .into_iter()
             .map(|batch| (batch.key().clone(), batch));
-        let work = &work;
-        let report = configure(self.batch(items))
-            .run_each(async |key, batch: &PlannedBatch<K, T>, stop| {
-                Ok(self.run_batch(key, batch, work, stop).await)
-            })
-            .await;
+        let each = Planned { pool: self, work };
+        let report = configure(self.batch(items)).run_each(&each).await;
         let mut totals = BatchTotals {
             rows: report.totals.rows,
             warm_hits: report.totals.warm_hits,
@@ -100,27 +99,57 @@ impl<K: SessionKey> Pool<K> {
             .collect();
         PlanReport { batches, totals }
     }
+}
 
+/// A plan's batches, each on a lease of its own.
+struct Planned<'p, K: SessionKey, F> {
+    pool: &'p Pool<K>,
+    work: F,
+}
+
+impl<K, T, O, F> Each<K, PlannedBatch<K, T>, Vec<ItemOutcome<O>>> for Planned<'_, K, F>
+where
+    K: SessionKey,
+    T: Send + Sync,
+    O: Send,
+    F: for<'a> Fn(&'a mut Lease<K>, &'a WorkItem<K, T>) -> LeaseWork<'a, O> + Sync,
+{
+    fn run<'a>(
+        &'a self,
+        key: K,
+        batch: &'a PlannedBatch<K, T>,
+        stop: &'a CancellationToken,
+    ) -> ItemWork<'a, Vec<ItemOutcome<O>>>
+    where
+        Vec<ItemOutcome<O>>: 'a,
+    {
+        Box::pin(async move { Ok(self.run_batch(key, batch, stop).await) })
+    }
+}
+
+impl<K, F> Planned<'_, K, F>
+where
+    K: SessionKey,
+{
     /// The items of one batch, one after another on one lease warm for
     /// `key`, on a fresh lease after an item ended the child. Once the
     /// batch is stopped, the items left are reported as not run.
-    async fn run_batch<T, O, F>(
+    async fn run_batch<T, O>(
         &self,
         key: K,
         batch: &PlannedBatch<K, T>,
-        work: &F,
         stop: &CancellationToken,
     ) -> Vec<ItemOutcome<O>>
     where
-        F: AsyncFn(&mut Lease<K>, &WorkItem<K, T>) -> Result<O, WorkerError>,
+        F: for<'a> Fn(&'a mut Lease<K>, &'a WorkItem<K, T>) -> LeaseWork<'a, O>,
     {
         let mut lease: Option<Lease<K>> = None;
         let mut results = Vec::with_capacity(batch.items().len());
         for item in batch.items() {
-            let outcome = match self.attempt(&mut lease, &key, item, work, stop).await {
+            let outcome = match self.attempt(&mut lease, &key, item, stop).await {
                 // Stale before the request was sent: once more.
                 Err(ItemError::Call(CallError::Request(WorkerError::StaleLease { .. }))) => {
-                    self.attempt(&mut lease, &key, item, work, stop).await
+                    self.attempt(&mut lease, &key, item, stop).await
                 }
                 outcome => outcome,
             };
@@ -131,16 +160,15 @@ impl<K: SessionKey> Pool<K> {
 
     /// `work` on `item`, on the batch's lease; a missing or stale lease is
     /// first given back and a fresh one taken.
-    async fn attempt<T, O, F>(
+    async fn attempt<T, O>(
         &self,
         lease: &mut Option<Lease<K>>,
         key: &K,
         item: &WorkItem<K, T>,
-        work: &F,
         stop: &CancellationToken,
     ) -> Result<O, ItemError>
     where
-        F: AsyncFn(&mut Lease<K>, &WorkItem<K, T>) -> Result<O, WorkerError>,
+        F: for<'a> Fn(&'a mut Lease<K>, &'a WorkItem<K, T>) -> LeaseWork<'a, O>,
     {
         if stop.is_cancelled() {
             return Err(ItemError::Cancelled);
@@ -150,13 +178,13 @@ impl<K: SessionKey> Pool<K> {
             stale => {
                 // Given back first: with one worker, it is the one to replace.
                 drop(stale);
-                let mut fresh = acquire_unless_stopped(self, key.clone(), stop).await?;
+                let mut fresh = acquire_unless_stopped(self.pool, key.clone(), stop).await?;
                 fresh.cancel_with(stop.clone());
                 fresh
             }
         };
         let current = lease.insert(current);
-        work(current, item).await.map_err(ItemError::from)
+        (self.work)(current, item).await.map_err(ItemError::from)
     }
 }
 
