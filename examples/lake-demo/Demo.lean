@@ -1,0 +1,4 @@
+/-! The library's root: imports everything. -/
+import Demo.Basic
+import Demo.Algebra.Group
+import Demo.Order.Lattice

@@ -1,0 +1,3 @@
+import Demo
+
+def main : IO Unit := IO.println "demo"
