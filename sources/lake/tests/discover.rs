@@ -279,3 +279,39 @@ fn broken_packages_are_refused_with_a_hint() {
     let err = Package::discover(bad_glob.path()).unwrap_err();
     assert!(matches!(err, LakeError::BadGlob { .. }), "{err:?}");
 }
+
+#[test]
+fn libraries_with_source_directories_and_nested_roots() {
+    let tree = Tree::new(
+        "nested",
+        &[
+            (
+                "lakefile.toml",
+                "name = \"nested\"\n[[lean_lib]]\nname = \"A\"\nsrcDir = \"libA\"\nroots = [\"Deep.Nested\"]\n\n[[lean_lib]]\nname = \"B\"\nsrcDir = \"b/src\"\nglobs = [\"B.*\"]\n",
+            ),
+            (
+                "libA/Deep/Nested.lean",
+                "import Deep.Nested.Leaf\nimport B.Core\n",
+            ),
+            ("libA/Deep/Nested/Leaf.lean", ""),
+            ("b/src/B.lean", "import B.Core\n"),
+            ("b/src/B/Core.lean", ""),
+            ("b/src/B/Sub/Deeper.lean", "import B\n"),
+        ],
+    );
+    let package = Package::discover(tree.path()).unwrap();
+    let a = &package.libraries[0];
+    assert_eq!(a.src_dir, Path::new("libA"));
+    // A's root imports a module of B's directory: B.Core is built for A.
+    assert_eq!(a.modules, ["B.Core", "Deep.Nested", "Deep.Nested.Leaf"]);
+    let b = &package.libraries[1];
+    assert_eq!(b.modules, ["B", "B.Core", "B.Sub.Deeper"]);
+    assert_eq!(
+        package.modules["B.Sub.Deeper"].path,
+        Path::new("b/src/B/Sub/Deeper.lean")
+    );
+    assert_eq!(
+        package.modules["Deep.Nested"].local_imports,
+        ["B.Core", "Deep.Nested.Leaf"]
+    );
+}
