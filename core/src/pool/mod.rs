@@ -45,6 +45,14 @@
 //! - **recovery** (`recovery.rs`): replacing a worker's dead child in the
 //!   background; a recovering worker may be **backing off** after one of
 //!   its guards tripped.
+//! - **bulk** (`bulk.rs`): one request in one call (`call`, `stream`,
+//!   `run_on_lease`), with the one retry of a lease that went stale before
+//!   its request was sent.
+//! - **batch** (`batch.rs`): many `(key, item)` pairs in one call, each on
+//!   a lease of its own, with bounded concurrency, outcomes in input order
+//!   and totals; **plan run** (`plan_run.rs`): a
+//!   [`Plan`](crate::plan::Plan)'s batches, each on one warm lease.
+//! - **blocking** (`blocking.rs`): the pool behind blocking calls.
 
 mod batch;
 mod blocking;
