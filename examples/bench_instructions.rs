@@ -388,17 +388,9 @@ fn raw_rows(
         .stdout(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut body = Vec::new();
-    let mut count = 0u64;
-    while !reader.fill_buf()?.is_empty() {
-        let mut len = [0u8; 4];
-        reader.read_exact(&mut len)?;
-        body.resize(u32::from_be_bytes(len) as usize, 0);
-        reader.read_exact(&mut body)?;
-        decode(&body)?;
-        count += 1;
-    }
+    let count = bulkhead_fixture::raw::read_frames(stdout, |body| {
+        decode(body).map_err(std::io::Error::other)
+    })?;
     child.wait()?;
     check(count == n, "raw rows lost")
 }

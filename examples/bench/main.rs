@@ -82,7 +82,7 @@
 //! ones; targets are printed, never asserted.
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -297,18 +297,11 @@ fn raw_rows(n: u64) -> Result<Duration, BoxError> {
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout pipe")?;
     let started = Instant::now();
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut body = Vec::new();
-    let mut count = 0u64;
-    while !reader.fill_buf()?.is_empty() {
-        let mut len = [0u8; 4];
-        reader.read_exact(&mut len)?;
-        body.resize(u32::from_be_bytes(len) as usize, 0);
-        reader.read_exact(&mut body)?;
-        let item: Item = serde_json::from_slice(&body)?;
+    let count = bulkhead_fixture::raw::read_frames(stdout, |body| {
+        let item: Item = serde_json::from_slice(body).map_err(std::io::Error::other)?;
         std::hint::black_box(item);
-        count += 1;
-    }
+        Ok(())
+    })?;
     let elapsed = started.elapsed();
     child.wait()?;
     check(count == n, "raw rows lost")?;
