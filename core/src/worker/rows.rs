@@ -159,6 +159,7 @@ where
         guarded_ready(&mut self.sink, cx)
     }
 
+    #[inline(always)]
     fn row(&mut self, stream: &Arc<str>, seq: u64, payload: &[u8]) -> Result<(), Spoiled> {
         let value = serde_json::from_slice::<R>(payload).map_err(|source| Spoiled::Decode {
             stream: stream.clone(),
@@ -181,6 +182,7 @@ where
 }
 
 /// [`Sink::send`], with a panic turned into [`SinkError::Panicked`].
+#[inline(always)]
 pub(crate) fn guarded_send<T, S: Sink<T> + ?Sized>(sink: &mut S, item: T) -> Result<(), SinkError> {
     catch_unwind(AssertUnwindSafe(|| sink.send(item))).unwrap_or_else(|panic| {
         Err(SinkError::Panicked(bulkhead_protocol::panic::message(
@@ -190,6 +192,7 @@ pub(crate) fn guarded_send<T, S: Sink<T> + ?Sized>(sink: &mut S, item: T) -> Res
 }
 
 /// [`Sink::poll_ready`], with a panic turned into [`SinkError::Panicked`].
+#[inline(always)]
 pub(crate) fn guarded_ready<T, S: Sink<T> + ?Sized>(
     sink: &mut S,
     cx: &mut Context<'_>,

@@ -360,7 +360,7 @@ impl Run {
     /// Checks `row` and delivers it unless spoiled; `false` if delivering
     /// it spoiled the run (the child is to be asked to stop). Rows take
     /// this path, not [`Step`], so that the row path moves no step around.
-    #[inline]
+    #[inline(always)]
     fn deliver_row<H: RowHandler>(
         &mut self,
         row: RawRow<'_>,

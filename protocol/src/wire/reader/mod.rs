@@ -101,8 +101,19 @@ impl<R> FrameReader<R> {
     /// assert_eq!(reader.next_buffered().unwrap().unwrap(), b"b");
     /// assert!(reader.next_buffered().is_none());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn next_buffered(&mut self) -> Option<Result<&[u8], FrameError>> {
+        // The common case first: a whole frame right after the last one.
+        let start = self.start + self.consumed;
+        if let Some(&[a, b, c, d]) = self.buf.get(start..start + LENGTH_BYTES) {
+            let len = u32::from_be_bytes([a, b, c, d]);
+            let end = start + LENGTH_BYTES + len as usize;
+            if len <= self.max_frame && end <= self.buf.len() {
+                self.start = start;
+                self.consumed = LENGTH_BYTES + len as usize;
+                return Some(Ok(&self.buf[start + LENGTH_BYTES..end]));
+            }
+        }
         match self.buffered() {
             Err(err) => Some(Err(err)),
             Ok(Buffered::Frame(len)) => Some(Ok(self.take(len))),
