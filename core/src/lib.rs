@@ -38,6 +38,7 @@
 extern crate self as bulkhead;
 
 mod describe;
+mod locate;
 pub mod plan;
 pub mod policy;
 pub mod pool;
@@ -57,6 +58,7 @@ pub mod __private {
     pub use serde;
 }
 pub use command::{Command, StreamCommand, UnaryCommand};
+pub use locate::{ChildLocator, LocateError, NotUsable};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};
 pub use pool::{Lease, Pool, PoolError, PoolSnapshot, SessionKey};
 pub use row::{RawRow, Row};
