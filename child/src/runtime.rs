@@ -264,6 +264,8 @@ impl Server {
                 pid: std::process::id(),
                 commands: self.capability.commands().to_vec(),
                 sessions: self.capability.sessions(),
+                doctor: self.capability.doctor_served(),
+                facts: self.capability.facts().clone(),
             },
         };
         match self

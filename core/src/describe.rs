@@ -1,12 +1,45 @@
-//! Pieces of error messages that read as words: durations and the command a
-//! failure happened in.
+//! Figures that read as words, for error messages, reports and tools:
+//! durations ([`Span`]) and sizes ([`Bytes`]).
 
 use std::fmt;
 use std::time::Duration;
 
 /// A duration for people: `250 ms`, `1.5 s`, `2 min 5 s`.
+///
+/// ```
+/// use std::time::Duration;
+/// use bulkhead::describe::Span;
+///
+/// assert_eq!(Span(Duration::from_millis(1_549)).to_string(), "1.5 s");
+/// ```
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Span(pub(crate) Duration);
+pub struct Span(pub Duration);
+
+/// A size for people, in binary units: `512 B`, `1.5 KiB`, `130.2 MiB`.
+///
+/// ```
+/// use bulkhead::describe::Bytes;
+///
+/// assert_eq!(Bytes(25_519_508).to_string(), "24.3 MiB");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Bytes(pub u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} B", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
+    }
+}
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,6 +81,17 @@ impl fmt::Display for During<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_words() {
+        let shown = |bytes| Bytes(bytes).to_string();
+        assert_eq!(shown(0), "0 B");
+        assert_eq!(shown(1023), "1023 B");
+        assert_eq!(shown(1024), "1.0 KiB");
+        assert_eq!(shown(1536), "1.5 KiB");
+        assert_eq!(shown(130 * 1024 * 1024 + 200 * 1024), "130.2 MiB");
+        assert_eq!(shown(3 << 30), "3.0 GiB");
+    }
 
     #[test]
     fn durations_read_as_words() {

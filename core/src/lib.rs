@@ -37,7 +37,8 @@
 
 extern crate self as bulkhead;
 
-mod describe;
+pub mod child;
+pub mod describe;
 mod locate;
 pub mod plan;
 pub mod policy;
@@ -57,6 +58,7 @@ pub use bulkhead_macros::Command;
 pub mod __private {
     pub use serde;
 }
+pub use child::Child;
 pub use command::{Command, StreamCommand, UnaryCommand};
 pub use locate::{ChildLocator, LocateError, NotUsable};
 pub use policy::{Decision, GenerationFacts, RestartPolicy, RestartReason};

@@ -12,6 +12,9 @@ pub const CHILD: &str = "BULKHEAD_CHILD";
 /// Names the transport the child must use, such as `"stdio"`.
 pub const TRANSPORT: &str = "BULKHEAD_TRANSPORT";
 
+/// The value of [`TRANSPORT`] for the stdio transport, the default.
+pub const STDIO_TRANSPORT: &str = "stdio";
+
 /// The parent's process id, so that a child can tell whether the parent
 /// that started it has died (Unix: compare with `getppid()` after setting
 /// the parent-death signal). A parent running as PID 1 is still alive.

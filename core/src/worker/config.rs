@@ -85,7 +85,7 @@ pub struct WorkerBuilder {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     env_clear: bool,
-    transport: Option<Arc<dyn Transport>>,
+    transport: Arc<dyn Transport>,
     startup_timeout: Duration,
     request_timeout: Duration,
     cancel_grace: Duration,
@@ -112,7 +112,7 @@ impl WorkerBuilder {
             args: Vec::new(),
             env: Vec::new(),
             env_clear: false,
-            transport: None,
+            transport: Arc::new(crate::transport::StdioTransport),
             startup_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(1),
@@ -138,6 +138,12 @@ impl WorkerBuilder {
         self
     }
 
+    /// Appends arguments for the child.
+    pub fn args<I: IntoIterator<Item = A>, A: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
     /// Adds one variable to the child's environment. Default: none added.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
@@ -152,16 +158,16 @@ impl WorkerBuilder {
         self
     }
 
-    /// The transport. Required: building without one is
-    /// [`WorkerError::Config`].
+    /// The transport. Default:
+    /// [`StdioTransport`](crate::transport::StdioTransport).
     pub fn transport(mut self, transport: impl Transport) -> Self {
-        self.transport = Some(Arc::new(transport));
+        self.transport = Arc::new(transport);
         self
     }
 
     /// The transport, already shared.
     pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
+        self.transport = transport;
         self
     }
 
@@ -354,9 +360,7 @@ impl WorkerBuilder {
 
     /// Checks the settings and returns the configuration.
     pub fn build(self) -> Result<WorkerConfig, WorkerError> {
-        let transport = self.transport.ok_or(WorkerError::Config {
-            reason: "no transport was set",
-        })?;
+        let transport = self.transport;
         if self.max_frame < MIN_MAX_FRAME {
             return Err(WorkerError::Config {
                 reason: "max_frame is below the 4 KiB minimum",

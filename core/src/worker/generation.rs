@@ -8,7 +8,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
 use crate::wire::{
-    ChildInfo, Frame, FrameEncoder, FrameKind, FrameReader, Handshake, Hello, PROTOCOL_VERSION,
+    ChildInfo, Frame, FrameEncoder, FrameError, FrameKind, FrameReader, Handshake, Hello,
+    PROTOCOL_VERSION,
 };
 
 use super::channel::{Channel, ChildReader, Quiet};
@@ -88,6 +89,9 @@ impl Generation {
         // transport waits for (a socket connection, say).
         let started = async {
             tokio::select! {
+                // What the child wrote before it exited tells more than the
+                // exit alone.
+                biased;
                 shaken = handshake => shaken,
                 () = process.exited() => Err(WorkerError::Handshake {
                     generation: number,
@@ -228,7 +232,10 @@ async fn handshake(
     };
     let body = match reader.next().await {
         Some(Ok(body)) => body.to_vec(),
-        Some(Err(err)) => return Err(bad(format!("unreadable first frame: {err}"))),
+        Some(Err(FrameError::Io(err))) => {
+            return Err(bad(format!("the first frame could not be read: {err}")));
+        }
+        Some(Err(err)) => return Err(bad(not_a_child(&err, reader.unread_bytes()))),
         None => return Err(bad("the channel closed before the handshake".to_owned())),
     };
     let payload = match Frame::decode(&body) {
@@ -263,6 +270,19 @@ async fn handshake(
         reader,
         writer,
     ))
+}
+
+/// Says that the child's first bytes are not a frame, and shows them.
+fn not_a_child(err: &FrameError, bytes: &[u8]) -> String {
+    const SHOWN: usize = 48;
+    let shown = &bytes[..bytes.len().min(SHOWN)];
+    let more = if bytes.len() > SHOWN { " ..." } else { "" };
+    let (count, plural) = (bytes.len(), if bytes.len() == 1 { "" } else { "s" });
+    format!(
+        "the child wrote {count} byte{plural} that do not begin a bulkhead handshake ({err}): \
+         \"{}\"{more}; is it a bulkhead child, and does it keep other output off the channel?",
+        shown.escape_ascii(),
+    )
 }
 
 /// Adds what the dead child left behind to a startup error.

@@ -14,6 +14,7 @@ mod blocking;
 mod channel;
 mod claim;
 mod config;
+mod doctor;
 mod error;
 mod exchange;
 mod exit;

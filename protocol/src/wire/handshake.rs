@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Payload of the parent's first frame.
@@ -40,6 +42,18 @@ pub struct ChildInfo {
     /// [`SESSION_COMMAND`]: super::SESSION_COMMAND
     #[serde(default)]
     pub sessions: bool,
+    /// Whether the child answers [`DOCTOR_COMMAND`] with its own
+    /// [`Finding`]s. Absent on the wire means `false`.
+    ///
+    /// [`DOCTOR_COMMAND`]: super::DOCTOR_COMMAND
+    /// [`Finding`]: super::Finding
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub doctor: bool,
+    /// Facts about the capability for tools and for the parent's checks:
+    /// features built in, versions of what it embeds (`"engine": "4.35"`).
+    /// Absent on the wire means none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, String>,
 }
 
 impl ChildInfo {
@@ -56,4 +70,32 @@ pub struct CommandInfo {
     pub name: String,
     /// Whether the command emits rows before its summary.
     pub streaming: bool,
+    /// The Rust type of the request, as the child names it; for people and
+    /// tools, not for dispatch. Absent on the wire means unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// The type of each row of a streaming command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
+    /// The type of the response (unary) or summary (streaming).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+impl CommandInfo {
+    /// A command with no type names.
+    pub fn new(name: impl Into<String>, streaming: bool) -> Self {
+        Self {
+            name: name.into(),
+            streaming,
+            request: None,
+            row: None,
+            output: None,
+        }
+    }
+
+    /// `"unary"` or `"streaming"`.
+    pub fn kind(&self) -> &'static str {
+        if self.streaming { "streaming" } else { "unary" }
+    }
 }

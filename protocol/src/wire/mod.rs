@@ -15,6 +15,7 @@
 
 mod encode;
 mod error;
+mod finding;
 mod frame;
 mod handshake;
 mod kind;
@@ -24,6 +25,7 @@ mod remote;
 
 pub use encode::FrameEncoder;
 pub use error::{EncodeError, FrameError};
+pub use finding::{Finding, Severity};
 pub use frame::{Frame, RawRow};
 pub use handshake::{ChildInfo, CommandInfo, Handshake, Hello};
 pub use kind::FrameKind;
@@ -38,6 +40,14 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// the session key's JSON and whose success payload is ignored. Reserved: no
 /// capability command may use it.
 pub const SESSION_COMMAND: &str = "bulkhead.session";
+
+/// The unary command a child with a doctor handler answers with a JSON
+/// array of [`Finding`]s. Commands whose names start with `bulkhead.` are
+/// the protocol's own.
+pub const DOCTOR_COMMAND: &str = "bulkhead.doctor";
+
+/// The prefix of every command name the protocol reserves.
+pub const RESERVED_PREFIX: &str = "bulkhead.";
 
 /// The default maximum frame body size: 16 MiB.
 pub const DEFAULT_MAX_FRAME: u32 = 16 * 1024 * 1024;

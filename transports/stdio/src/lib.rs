@@ -23,14 +23,14 @@
 
 #[cfg(feature = "child")]
 mod child;
-#[cfg(feature = "parent")]
-mod parent;
 
+/// The parent's half. It is defined in `bulkhead`, where it is every
+/// builder's default transport, and re-exported here.
+#[cfg(feature = "parent")]
+pub use bulkhead::transport::StdioTransport;
 #[cfg(feature = "child")]
 pub use child::StdioChild;
-#[cfg(feature = "parent")]
-pub use parent::StdioTransport;
 
 /// The value of [`BULKHEAD_TRANSPORT`](bulkhead_protocol::env::TRANSPORT)
 /// for this transport.
-pub const NAME: &str = "stdio";
+pub const NAME: &str = bulkhead_protocol::env::STDIO_TRANSPORT;

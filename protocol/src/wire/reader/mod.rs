@@ -151,6 +151,12 @@ impl<R> FrameReader<R> {
         &self.buf[self.start + LENGTH_BYTES..self.start + self.consumed]
     }
 
+    /// The bytes read and not handed out as frames: after an error, what
+    /// the peer wrote that did not frame (for a message that shows it).
+    pub fn unread_bytes(&self) -> &[u8] {
+        &self.buf[self.start + self.consumed..]
+    }
+
     /// Bytes read and not handed out yet.
     fn unread(&self) -> usize {
         self.buf.len() - self.start - self.consumed

@@ -1,10 +1,15 @@
 //! A capability: the typed handlers a child serves, plus its metadata.
 
 use rustc_hash::FxHashMap;
+use std::any::type_name;
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bulkhead_protocol::command::{StreamCommand, UnaryCommand};
-use bulkhead_protocol::wire::{CommandInfo, RemoteError, RemoteErrorKind, SESSION_COMMAND};
+use bulkhead_protocol::wire::{
+    CommandInfo, DOCTOR_COMMAND, Finding, RESERVED_PREFIX, RemoteError, RemoteErrorKind,
+    SESSION_COMMAND,
+};
 use serde::de::DeserializeOwned;
 
 use crate::context::{Context, StreamContext};
@@ -45,6 +50,9 @@ pub struct Capability {
     /// Serves [`SESSION_COMMAND`]; kept apart from `handlers` so that no
     /// command can take its place.
     session: Option<Handler>,
+    /// Serves [`DOCTOR_COMMAND`], kept apart likewise.
+    doctor: Option<Handler>,
+    facts: BTreeMap<String, String>,
 }
 
 impl Capability {
@@ -56,15 +64,18 @@ impl Capability {
             commands: Vec::new(),
             handlers: FxHashMap::default(),
             session: None,
+            doctor: None,
+            facts: BTreeMap::new(),
         }
     }
 
     /// Serves unary command `C` with `handler`. A later registration of the
     /// same name replaces the earlier one.
     ///
-    /// The name [`SESSION_COMMAND`] is reserved for [session
-    /// opens](Capability::session): registering a command under it fails to
-    /// build (the check runs when the code is compiled to a binary, so
+    /// Names starting with [`RESERVED_PREFIX`] (`bulkhead.`) belong to the
+    /// protocol ([session opens](Capability::session), the
+    /// [doctor](Capability::doctor)): registering a command under one fails
+    /// to build (the check runs when the code is compiled to a binary, so
     /// `cargo build` reports it where `cargo check` may not).
     ///
     /// ```compile_fail,E0080
@@ -85,8 +96,7 @@ impl Capability {
     {
         const { assert!(!is_reserved(C::NAME), "{}", RESERVED) };
         self.register(
-            C::NAME,
-            false,
+            command_info::<C>(false, None),
             Box::new(move |args, cx| {
                 let request = decode::<C>(args)?;
                 let output = handler(request, cx).map_err(Into::into);
@@ -97,7 +107,7 @@ impl Capability {
 
     /// Serves streaming command `C` with `handler`, which emits rows through
     /// its [`StreamContext`]. Like [`unary`](Capability::unary), a command
-    /// named [`SESSION_COMMAND`] fails to build.
+    /// whose name starts with `bulkhead.` fails to build.
     pub fn stream<C, F, E>(self, handler: F) -> Self
     where
         C: StreamCommand,
@@ -109,8 +119,7 @@ impl Capability {
     {
         const { assert!(!is_reserved(C::NAME), "{}", RESERVED) };
         self.register(
-            C::NAME,
-            true,
+            command_info::<C>(true, Some(type_name::<C::Row>())),
             Box::new(move |args, cx| {
                 let request = decode::<C>(args)?;
                 let output = handler(request, &mut StreamContext::new(cx)).map_err(Into::into);
@@ -171,6 +180,68 @@ impl Capability {
         self
     }
 
+    /// Answers the parent's health check ([`DOCTOR_COMMAND`]) with
+    /// `handler`'s findings: what the capability needs and cannot find (a
+    /// model file, a licence, a library), as [`Finding`]s with a severity
+    /// and a repair hint. `bulkhead doctor` and the parent's `check()` merge
+    /// them into their report. The handshake announces `doctor: true`; the
+    /// command is not listed among [`commands`](Capability::commands). An
+    /// error fails the check with a typed error, a panic also asks the
+    /// parent to replace the child. A later call replaces the earlier
+    /// handler.
+    ///
+    /// ```
+    /// use bulkhead_child::{Capability, HandlerError};
+    /// use bulkhead_protocol::wire::Finding;
+    ///
+    /// let capability = Capability::new("ranker", "0.1.0").doctor(|_cx| {
+    ///     let mut findings = Vec::new();
+    ///     if std::env::var_os("RANKER_MODEL").is_none() {
+    ///         findings.push(
+    ///             Finding::error("model_unset", "RANKER_MODEL", "no model file is configured")
+    ///                 .hint("set RANKER_MODEL to the path of a model file"),
+    ///         );
+    ///     }
+    ///     Ok::<_, HandlerError>(findings)
+    /// });
+    /// assert!(capability.doctor_served());
+    /// ```
+    pub fn doctor<F, E>(mut self, handler: F) -> Self
+    where
+        F: Fn(&mut Context<'_>) -> Result<Vec<Finding>, E> + Send + Sync + 'static,
+        E: Into<HandlerError>,
+    {
+        self.doctor = Some(Box::new(move |_args, cx| {
+            let findings = handler(cx).map_err(Into::into);
+            cx.succeed(findings)
+        }));
+        self
+    }
+
+    /// Records a fact about the capability for the handshake: a feature
+    /// built in, the version of an engine it embeds. Tools show facts; a
+    /// parent can require them. A later value for the same key replaces
+    /// the earlier one.
+    ///
+    /// ```
+    /// let capability = bulkhead_child::Capability::new("prover", "0.3.0").fact("lean", "4.35.0");
+    /// assert_eq!(capability.facts()["lean"], "4.35.0");
+    /// ```
+    pub fn fact(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.facts.insert(key.into(), value.into());
+        self
+    }
+
+    /// The facts recorded with [`fact`](Capability::fact).
+    pub fn facts(&self) -> &BTreeMap<String, String> {
+        &self.facts
+    }
+
+    /// Whether a [doctor](Capability::doctor) handler is registered.
+    pub fn doctor_served(&self) -> bool {
+        self.doctor.is_some()
+    }
+
     /// The capability's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -193,23 +264,20 @@ impl Capability {
         self.session.is_some()
     }
 
-    fn register(mut self, name: &str, streaming: bool, handler: Handler) -> Self {
-        self.commands.retain(|command| command.name != name);
-        self.commands.push(CommandInfo {
-            name: name.to_owned(),
-            streaming,
-        });
-        self.handlers.insert(name.to_owned(), handler);
+    fn register(mut self, info: CommandInfo, handler: Handler) -> Self {
+        self.commands.retain(|command| command.name != info.name);
+        self.handlers.insert(info.name.clone(), handler);
+        self.commands.push(info);
         self
     }
 
     /// Runs the handler for `command`, turning a panic into a typed error
     /// that asks for replacement.
     pub(crate) fn handle(&self, command: &str, args: &[u8], cx: &mut Context<'_>) -> Handled {
-        let handler = if command == SESSION_COMMAND {
-            self.session.as_ref()
-        } else {
-            self.handlers.get(command)
+        let handler = match command {
+            SESSION_COMMAND => self.session.as_ref(),
+            DOCTOR_COMMAND => self.doctor.as_ref(),
+            _ => self.handlers.get(command),
         };
         let Some(handler) = handler else {
             return Err(self.unknown(command));
@@ -230,6 +298,8 @@ impl Capability {
     fn unknown(&self, command: &str) -> RemoteError {
         let message = if command == SESSION_COMMAND {
             format!("no command named {command:?}; this child does not open sessions")
+        } else if command == DOCTOR_COMMAND {
+            format!("no command named {command:?}; this child has no doctor handler")
         } else {
             format!(
                 "no command named {command:?}; this child serves {}",
@@ -252,28 +322,41 @@ impl std::fmt::Debug for Capability {
             .field("version", &self.version)
             .field("commands", &self.commands)
             .field("sessions", &self.sessions())
+            .field("doctor", &self.doctor_served())
+            .field("facts", &self.facts)
             .finish_non_exhaustive()
     }
 }
 
-/// Why a command may not be named [`SESSION_COMMAND`].
-const RESERVED: &str = "the command name `bulkhead.session` is reserved for session opens; \
-                        register a session handler with `Capability::session` instead";
+/// Why a command may not be named with [`RESERVED_PREFIX`].
+const RESERVED: &str = "command names starting with `bulkhead.` are reserved for the protocol; \
+                        register session opens with `Capability::session` and health checks \
+                        with `Capability::doctor` instead";
 
-/// Whether `name` is [`SESSION_COMMAND`]; usable in constant evaluation.
+/// Whether `name` starts with [`RESERVED_PREFIX`]; usable in constant
+/// evaluation.
 const fn is_reserved(name: &str) -> bool {
-    let (name, reserved) = (name.as_bytes(), SESSION_COMMAND.as_bytes());
-    if name.len() != reserved.len() {
+    let (name, reserved) = (name.as_bytes(), RESERVED_PREFIX.as_bytes());
+    if name.len() < reserved.len() {
         return false;
     }
     let mut index = 0;
-    while index < name.len() {
+    while index < reserved.len() {
         if name[index] != reserved[index] {
             return false;
         }
         index += 1;
     }
     true
+}
+
+/// What the handshake says about command `C`.
+fn command_info<C: bulkhead_protocol::Command>(streaming: bool, row: Option<&str>) -> CommandInfo {
+    let mut info = CommandInfo::new(C::NAME, streaming);
+    info.request = Some(type_name::<C>().to_owned());
+    info.row = row.map(str::to_owned);
+    info.output = Some(type_name::<C::Output>().to_owned());
+    info
 }
 
 fn decode<C: DeserializeOwned>(args: &[u8]) -> Result<C, RemoteError> {
@@ -286,184 +369,4 @@ fn decode<C: DeserializeOwned>(args: &[u8]) -> Result<C, RemoteError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    use bulkhead_protocol::wire::{Frame, Success, frame_length};
-    use serde::{Deserialize, Serialize};
-
-    use super::*;
-    use crate::context::CancelMark;
-    use crate::output::Output;
-
-    #[derive(Serialize, Deserialize, bulkhead_protocol::Command)]
-    #[command(response = String)]
-    struct Echo {
-        text: String,
-    }
-
-    /// A writer whose bytes the test reads back.
-    #[derive(Clone, Default)]
-    struct Written(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Written {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// Handles one request and returns the outcome with the success
-    /// payload written, if any.
-    fn handle(
-        capability: &Capability,
-        command: &str,
-        args: &str,
-    ) -> (Handled, Option<Success<serde_json::Value>>) {
-        let written = Written::default();
-        let output = Output::start(Box::new(written.clone())).unwrap();
-        let cancel = CancelMark::default();
-        let handled = capability.handle(
-            command,
-            args.as_bytes(),
-            &mut Context::new(1, &output, &cancel),
-        );
-        output.close();
-        let bytes = written.0.lock().unwrap().clone();
-        let mut success = None;
-        let mut rest = &bytes[..];
-        while let Some(len) = frame_length(rest, u32::MAX).unwrap() {
-            let (body, tail) = rest[4..].split_at(len);
-            if let Frame::Success { payload, .. } = Frame::decode(body).unwrap() {
-                success = Some(serde_json::from_slice(payload).unwrap());
-            }
-            rest = tail;
-        }
-        (handled, success)
-    }
-
-    fn with_session(opened: Arc<Mutex<Vec<String>>>) -> Capability {
-        Capability::new("test", "0.0.0")
-            .unary(|request: Echo, _cx| Ok::<_, HandlerError>(request.text))
-            .session(move |key: String, _cx| {
-                if key == "refuse" {
-                    return Err(HandlerError::new("refused"));
-                }
-                if key == "panic" {
-                    panic!("no such key");
-                }
-                opened.lock().unwrap().push(key);
-                Ok::<_, HandlerError>(())
-            })
-    }
-
-    #[test]
-    fn session_open_runs_the_handler_and_answers_null() {
-        let opened = Arc::default();
-        let capability = with_session(Arc::clone(&opened));
-        let (handled, success) = handle(&capability, SESSION_COMMAND, r#""warm""#);
-        handled.unwrap();
-        assert_eq!(success.unwrap().value, serde_json::Value::Null);
-        assert_eq!(*opened.lock().unwrap(), ["warm"]);
-    }
-
-    #[test]
-    fn session_is_announced_but_not_listed() {
-        let capability = with_session(Arc::default());
-        assert!(capability.sessions());
-        let names: Vec<&str> = capability
-            .commands()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        assert_eq!(names, ["echo"]);
-        assert!(!Capability::new("plain", "0.0.0").sessions());
-    }
-
-    #[test]
-    fn session_key_that_does_not_decode_is_a_bad_request() {
-        let opened = Arc::default();
-        let capability = with_session(Arc::clone(&opened));
-        let err = handle(&capability, SESSION_COMMAND, "42").0.unwrap_err();
-        assert_eq!(err.kind, RemoteErrorKind::BadRequest);
-        assert!(opened.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn session_handler_error_fails_the_open() {
-        let capability = with_session(Arc::default());
-        let err = handle(&capability, SESSION_COMMAND, r#""refuse""#)
-            .0
-            .unwrap_err();
-        assert_eq!(err.kind, RemoteErrorKind::Handler);
-        assert_eq!(err.message, "refused");
-        assert!(!err.replace);
-    }
-
-    #[test]
-    fn session_handler_panic_asks_for_replacement() {
-        let capability = with_session(Arc::default());
-        let err = handle(&capability, SESSION_COMMAND, r#""panic""#)
-            .0
-            .unwrap_err();
-        assert_eq!(err.kind, RemoteErrorKind::Panic);
-        assert!(err.message.contains("no such key"), "{}", err.message);
-        assert!(err.replace);
-    }
-
-    #[test]
-    fn session_open_without_a_handler_is_an_unknown_command() {
-        let capability = Capability::new("plain", "0.0.0")
-            .unary(|request: Echo, _cx| Ok::<_, HandlerError>(request.text));
-        let err = handle(&capability, SESSION_COMMAND, r#""warm""#)
-            .0
-            .unwrap_err();
-        assert_eq!(err.kind, RemoteErrorKind::UnknownCommand);
-        assert!(
-            err.message.contains("does not open sessions"),
-            "{}",
-            err.message
-        );
-    }
-
-    #[test]
-    fn later_session_handler_replaces_the_earlier_one() {
-        let first: Arc<Mutex<Vec<String>>> = Arc::default();
-        let second: Arc<Mutex<Vec<String>>> = Arc::default();
-        let capability = with_session(Arc::clone(&first)).session({
-            let second = Arc::clone(&second);
-            move |key: String, _cx| {
-                second.lock().unwrap().push(key);
-                Ok::<_, HandlerError>(())
-            }
-        });
-        handle(&capability, SESSION_COMMAND, r#""warm""#).0.unwrap();
-        assert!(first.lock().unwrap().is_empty());
-        assert_eq!(*second.lock().unwrap(), ["warm"]);
-    }
-
-    #[test]
-    fn commands_still_dispatch_next_to_a_session() {
-        let capability = with_session(Arc::default());
-        let (handled, success) = handle(&capability, "echo", r#"{"text":"hi"}"#);
-        handled.unwrap();
-        assert_eq!(success.unwrap().value, "hi");
-    }
-
-    #[test]
-    fn only_the_exact_name_is_reserved() {
-        assert!(is_reserved(SESSION_COMMAND));
-        assert!(!is_reserved("bulkhead.sessions"));
-        assert!(!is_reserved("bulkhead.sessio"));
-        assert!(!is_reserved("Bulkhead.session"));
-        assert!(!is_reserved(""));
-    }
-}
+mod tests;

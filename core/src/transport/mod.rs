@@ -5,6 +5,10 @@
 //! spawn, yields the [`Connection`]. Framing is the worker's job: every
 //! transport carries the same frames over a different byte stream.
 
+mod stdio;
+
+pub use stdio::StdioTransport;
+
 use std::fmt;
 use std::pin::Pin;
 
