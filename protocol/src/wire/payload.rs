@@ -23,6 +23,21 @@ pub enum Level {
     Unknown,
 }
 
+impl Level {
+    /// The level's name on the wire (`"info"`); `"unknown"` for a level this
+    /// build does not know.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Unknown => "unknown",
+        }
+    }
+}
+
 /// A message from a running request that is neither a row nor its result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
