@@ -64,6 +64,17 @@ impl fmt::Display for Span {
     }
 }
 
+/// Serializes an optional duration as fractional milliseconds, or `null`.
+pub(crate) fn millis<S: serde::Serializer>(
+    value: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(duration) => serializer.serialize_some(&(duration.as_secs_f64() * 1_000.0)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Where a failure happened: `during command "count"`, or `between
 /// requests` when no command ran.
 #[derive(Debug, Clone, Copy)]

@@ -40,6 +40,7 @@ extern crate self as bulkhead;
 pub mod child;
 pub mod describe;
 mod locate;
+mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod pool;

@@ -23,7 +23,7 @@ pub struct CheckReport {
     /// What the child's handshake said, once it started.
     pub info: Option<ChildInfo>,
     /// From spawn to a completed handshake.
-    #[serde(rename = "startup_ms", serialize_with = "millis")]
+    #[serde(rename = "startup_ms", serialize_with = "crate::describe::millis")]
     pub startup: Option<Duration>,
     /// The child's resident set size right after the handshake, where the
     /// platform tells.
@@ -82,16 +82,6 @@ impl CheckReport {
                 tracing::warn!(code = %finding.code, subject = %finding.subject, "{}", finding.message);
             }
         }
-    }
-}
-
-fn millis<S: serde::Serializer>(
-    value: &Option<Duration>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(duration) => serializer.serialize_some(&(duration.as_secs_f64() * 1_000.0)),
-        None => serializer.serialize_none(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::wire::SESSION_COMMAND;
 use crate::worker::{Claim, ShutdownReport, Worker, WorkerBuilder, WorkerStats};
@@ -103,8 +104,32 @@ impl<K: SessionKey> Pool<K> {
     /// A lease on a worker warm for `key`: waits in the queue if need be,
     /// starts the worker or opens the session on it if need be.
     pub async fn acquire(&self, key: K) -> Result<Lease<K>, PoolError> {
-        let mut seat = self.admit(&key).await?;
-        match prepare(&mut seat, &key).await {
+        let span = tracing::info_span!(
+            "acquire",
+            key = ?key,
+            queue_wait_ms = tracing::field::Empty,
+            generation = tracing::field::Empty,
+        );
+        self.acquire_in(key, &span).instrument(span.clone()).await
+    }
+
+    async fn acquire_in(&self, key: K, span: &tracing::Span) -> Result<Lease<K>, PoolError> {
+        let began = Instant::now();
+        let admitted = self.admit(&key).await;
+        let waited = began.elapsed();
+        span.record("queue_wait_ms", waited.as_secs_f64() * 1_000.0);
+        crate::metrics::queue_wait(
+            waited,
+            admitted
+                .as_ref()
+                .map_or_else(PoolError::kind, |_| "granted"),
+        );
+        let mut seat = admitted?;
+        let prepared = prepare(&mut seat, &key).await;
+        if let Ok(claim) = &prepared {
+            span.record("generation", claim.generation);
+        }
+        match prepared {
             Ok(claim) => {
                 self.shared.lock().leases.granted += 1;
                 Ok(Lease::new(seat, key, claim))
@@ -245,7 +270,10 @@ impl<K: SessionKey> Shared<K> {
         let answers = {
             let mut table = this.lock();
             change(&mut table);
-            table.dispatch()
+            let answers = table.dispatch();
+            #[cfg(feature = "metrics")]
+            crate::metrics::workers(&table.snapshot());
+            answers
         };
         this.returned.notify_waiters();
         Self::send(this, answers);
@@ -313,11 +341,17 @@ async fn prepare<K: SessionKey>(seat: &mut Seat<K>, key: &K) -> Result<Claim, Po
     } else if sessions {
         parked.cool();
         let args = serde_json::value::to_raw_value(key).map_err(PoolError::Key)?;
+        let span = tracing::info_span!(
+            "session_open",
+            key = ?key,
+            generation = parked.worker.generation()
+        );
         parked
             .worker
             .raw_request(SESSION_COMMAND, &args)
             .opens_session()
             .call_raw()
+            .instrument(span)
             .await
             .map_err(PoolError::SessionOpen)?;
         parked.warmed(key.clone());

@@ -11,7 +11,10 @@ use crate::worker::WorkerStats;
 /// worker are as of its grant; they are brought up to date when the lease
 /// ends. A replacement in the background counts as soon as it happens. No
 /// process ids or worker identities appear here.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializes with serde, for dashboards and logs: `next_retry` as
+/// `next_retry_ms`, RSS figures as bytes or `null`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PoolSnapshot<K> {
     /// Workers the pool runs at most.
@@ -31,6 +34,7 @@ pub struct PoolSnapshot<K> {
     /// pool restarts each when its back-off ends.
     pub backing_off: usize,
     /// How long until the first of the workers backing off tries again.
+    #[serde(rename = "next_retry_ms", serialize_with = "crate::describe::millis")]
     pub next_retry: Option<Duration>,
     /// Session keys held by idle and leased workers, with how many workers
     /// hold each, in no particular order.
@@ -50,7 +54,7 @@ pub struct PoolSnapshot<K> {
 }
 
 /// What became of a pool's acquirers and leases.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct LeaseCounts {
     /// Leases handed out.

@@ -55,6 +55,13 @@ pub enum Rss {
     Unavailable,
 }
 
+/// Bytes, or `null` when unavailable.
+impl serde::Serialize for Rss {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.bytes().serialize(serializer)
+    }
+}
+
 impl Rss {
     /// The bytes, if the sample was taken.
     pub fn bytes(self) -> Option<u64> {

@@ -60,6 +60,9 @@ pub struct WorkerConfig {
     pub max_frame: u32,
     /// Bytes of the child's stderr kept for error reports.
     pub stderr_capacity: usize,
+    /// Whether each line the child writes to stderr is also logged as a
+    /// `tracing` event (target `bulkhead::child`).
+    pub forward_stderr: bool,
     /// Makes each worker's restart policy, which decides when to cycle the
     /// child between requests.
     pub policy: PolicyFactory,
@@ -101,6 +104,7 @@ pub struct WorkerBuilder {
     rss_sample_interval: Duration,
     max_frame: u32,
     stderr_capacity: usize,
+    forward_stderr: bool,
     policy: PolicyFactory,
 }
 
@@ -128,6 +132,7 @@ impl WorkerBuilder {
             rss_sample_interval: Duration::from_millis(250),
             max_frame: DEFAULT_MAX_FRAME,
             stderr_capacity: 64 * 1024,
+            forward_stderr: false,
             policy: PolicyFactory::cloning(Never),
         }
     }
@@ -338,6 +343,15 @@ impl WorkerBuilder {
         self
     }
 
+    /// Also logs each line the child writes to stderr, as it comes, as a
+    /// `tracing` event at info level with target `bulkhead::child` and the
+    /// fields `generation` and `pid`; the ring for error reports is kept as
+    /// well. A line longer than 16 KiB is logged in pieces. Default: off.
+    pub fn forward_stderr(mut self) -> Self {
+        self.forward_stderr = true;
+        self
+    }
+
     /// The restart policy consulted before each request. Each worker built
     /// from this configuration (each worker of a pool) gets a clone of its
     /// own; pass an `Arc` to share one instance. Default: never cycle.
@@ -423,6 +437,7 @@ impl WorkerBuilder {
             rss_sample_interval: self.rss_sample_interval,
             max_frame: self.max_frame,
             stderr_capacity: self.stderr_capacity,
+            forward_stderr: self.forward_stderr,
             policy: self.policy,
         })
     }

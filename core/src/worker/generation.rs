@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tracing::Instrument;
 
 use crate::rss::{Rss, RssSampler};
 use crate::transport::Connection;
@@ -74,7 +75,27 @@ impl Generation {
     /// Spawns generation `number` and completes the handshake within the
     /// startup timeout.
     pub(crate) async fn start(config: &WorkerConfig, number: u64) -> Result<Self, WorkerError> {
+        let span = tracing::info_span!(
+            "spawn",
+            generation = number,
+            transport = config.transport.name(),
+            pid = tracing::field::Empty,
+        );
+        let began = Instant::now();
+        let started = Self::spawn(config, number, &span)
+            .instrument(span.clone())
+            .await;
+        crate::metrics::spawn(began.elapsed(), started.is_ok());
+        started
+    }
+
+    async fn spawn(
+        config: &WorkerConfig,
+        number: u64,
+        span: &tracing::Span,
+    ) -> Result<Self, WorkerError> {
         let (mut process, mut pipes, connector) = Process::spawn(config, number)?;
+        span.record("pid", process.pid());
         let handshake =
             async {
                 let connection = connector.connect(&mut pipes).await.map_err(|source| {
@@ -83,7 +104,9 @@ impl Generation {
                         source,
                     }
                 })?;
-                handshake(config, number, connection).await
+                handshake(config, number, connection)
+                    .instrument(tracing::info_span!("handshake", generation = number))
+                    .await
             };
         // A child that exits first is noticed at once, whatever the
         // transport waits for (a socket connection, say).

@@ -116,6 +116,7 @@ impl Worker {
         let number = self.next_number();
         self.stats.generation = number;
         if let Some(reason) = &reason {
+            crate::metrics::restart(reason.name());
             self.stats.restarts += 1;
             *self
                 .stats

@@ -2,8 +2,9 @@ use std::collections::BTreeMap;
 
 use crate::rss::Rss;
 
-/// Counters of one worker across all its generations.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Counters of one worker across all its generations. Serializes with
+/// serde (RSS figures as bytes or `null`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct WorkerStats {
     /// The current (or last) generation number; 0 before the first start.

@@ -47,19 +47,87 @@ impl StderrRing {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// Starts draining `stderr` into this ring until it closes.
-    pub(crate) fn drain(&self, mut stderr: ChildStderr) -> StderrTask {
+    /// Starts draining `stderr` into this ring until it closes, logging
+    /// each line too when `forward` says whose it is.
+    pub(crate) fn drain(&self, mut stderr: ChildStderr, forward: Option<Forward>) -> StderrTask {
         let ring = self.clone();
         let task = tokio::spawn(async move {
             let mut chunk = vec![0u8; 8192];
+            let mut lines = forward.map(Lines::new);
             loop {
                 match stderr.read(&mut chunk).await {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => ring.push(&chunk[..n]),
+                    Ok(n) => {
+                        ring.push(&chunk[..n]);
+                        if let Some(lines) = &mut lines {
+                            lines.push(&chunk[..n]);
+                        }
+                    }
                 }
+            }
+            if let Some(lines) = &mut lines {
+                lines.finish();
             }
         });
         StderrTask { task }
+    }
+}
+
+/// Whose stderr is forwarded to `tracing`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Forward {
+    pub(crate) generation: u64,
+    pub(crate) pid: Option<u32>,
+}
+
+/// Splits a byte stream into lines and logs each one.
+struct Lines {
+    whose: Forward,
+    partial: Vec<u8>,
+}
+
+/// The longest line logged in one event.
+const LONGEST_LINE: usize = 16 * 1024;
+
+impl Lines {
+    fn new(whose: Forward) -> Self {
+        Self {
+            whose,
+            partial: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        while let Some(end) = bytes.iter().position(|&byte| byte == b'\n') {
+            self.partial.extend_from_slice(&bytes[..end]);
+            self.emit();
+            bytes = &bytes[end + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        while self.partial.len() >= LONGEST_LINE {
+            let rest = self.partial.split_off(LONGEST_LINE);
+            self.emit();
+            self.partial = rest;
+        }
+    }
+
+    /// Logs what is left after the pipe closed.
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        let line = String::from_utf8_lossy(&self.partial);
+        let line = line.strip_suffix('\r').unwrap_or(&line);
+        tracing::info!(
+            target: "bulkhead::child",
+            generation = self.whose.generation,
+            pid = self.whose.pid,
+            "{line}"
+        );
+        self.partial.clear();
     }
 }
 

@@ -350,6 +350,7 @@ impl Worker {
         let Some(generation) = self.state.generation_mut() else {
             return Err(self.refused(WorkerError::Closed));
         };
+        let began = crate::metrics::Clock::start();
         let span = tracing::info_span!("request", command, generation = generation.number, request);
         let channel = &mut generation.channel;
         if let Err(source) = channel
@@ -417,6 +418,9 @@ impl Worker {
             Ok(_) => self.stats.requests_ok += 1,
             Err(_) => self.stats.requests_failed += 1,
         }
+        let kind = outcome.as_ref().map_or_else(WorkerError::kind, |_| "ok");
+        crate::metrics::request(command, kind, began);
+        crate::metrics::traffic(delivered, tally.bytes);
         outcome
     }
 

@@ -14,7 +14,7 @@ use crate::transport::{ChildPipes, Connect};
 use crate::{env, worker::exit::oom_kills};
 
 use super::limits::Limits;
-use super::stderr::{StderrRing, StderrTask};
+use super::stderr::{Forward, StderrRing, StderrTask};
 use super::{ChildExit, MemoryEnforcer, ShutdownStep, WorkerConfig, WorkerError};
 
 #[cfg(unix)]
@@ -88,7 +88,14 @@ impl Process {
             });
         }
         let stderr = StderrRing::new(config.stderr_capacity);
-        let stderr_task = child.stderr().take().map(|pipe| stderr.drain(pipe));
+        let forward = config.forward_stderr.then(|| Forward {
+            generation: number,
+            pid: child.id(),
+        });
+        let stderr_task = child
+            .stderr()
+            .take()
+            .map(|pipe| stderr.drain(pipe, forward));
         let pipes = ChildPipes {
             stdin: child.stdin().take(),
             stdout: child.stdout().take(),
