@@ -1,91 +1,181 @@
-//! A tour of bulkhead against the fixture capability.
+//! The demo: what bulkhead is for, in under a minute.
 //!
 //! ```text
 //! cargo run --release --example capability_runner
 //! ```
 //!
+//! A pool of supervised children serves a batch in which some items are
+//! hostile: one aborts, one segfaults, one hangs past its timeout, one
+//! balloons past the memory limit, one writes garbage into the channel.
+//! Each is contained, named and replaced; every good item succeeds; a final
+//! table shows outcomes, replacements by reason and each child's memory.
+//! Before that, one checked child streams 200,000 typed rows with live
+//! progress.
+//!
 //! This one executable is both parent and child: `main` first asks
 //! `bulkhead_child::run_if_child` whether a bulkhead parent launched it (the
 //! worker sets `BULKHEAD_CHILD=1` for every child) and, if so, serves the
-//! fixture capability and exits. Otherwise it is the parent and starts itself
-//! as the child. An application usually ships a separate child binary whose
-//! `main` is `bulkhead_child::run(capability)`.
+//! fixture capability and exits. An application usually ships a separate
+//! child binary (see `docs/recipes/ship-a-child.md`).
 //!
-//! The parent then walks through the request path: the handshake, a typed
-//! unary call, a streamed command with live progress and diagnostics, a typed
-//! handler error, the worker's counters and a clean shutdown.
+//! The demo checks its own claims and exits with code 1 if one fails.
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Duration;
 
+use bulkhead::describe::{Bytes, Span};
+use bulkhead::pool::{CallError, ItemError, Pool};
 use bulkhead::sink::from_fn;
 use bulkhead::wire::{Diagnostic, Progress};
-use bulkhead::{Row, Worker, WorkerError};
-use bulkhead_fixture::{Count, Echo, Fail, FailDetail, Item};
+use bulkhead::{Child, Row};
+use bulkhead_examples::demo::{Hazard, Verdict};
+use bulkhead_fixture::{Count, Item};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Rows the streamed `Count` request emits.
 const ROWS: u64 = 200_000;
+/// Workers in the pool.
+const WORKERS: usize = 3;
+/// Each request's time limit.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// Each child's memory limit, enforced by the kernel.
+const MEMORY_LIMIT: u64 = 256 * 1024 * 1024;
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
     // In the child: serve the fixture and exit. In the parent: return.
     bulkhead_child::run_if_child(bulkhead_fixture::capability);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(run())
+        .build()
+        .map_err(Box::<dyn Error>::from)
+        .and_then(|runtime| runtime.block_on(run()));
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            println!("\nSome of the demo's claims did not hold; see the lines marked MISMATCH.");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("demo: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-async fn run() -> Result<(), Box<dyn Error>> {
-    // 1. Spawn one child over stdio and wait for its handshake.
-    let mut worker = Worker::builder(std::env::current_exe()?)
-        .transport(bulkhead_stdio::StdioTransport)
-        .startup_timeout(Duration::from_secs(5))
-        .spawn()
-        .await?;
-    if let Some(info) = worker.info() {
-        let commands: Vec<String> = info
-            .commands
-            .iter()
-            .map(|command| {
-                let kind = if command.streaming { "stream" } else { "unary" };
-                format!("{} ({kind})", command.name)
-            })
-            .collect();
-        println!(
-            "child:    {} {} (pid {})",
-            info.name, info.version, info.pid
-        );
-        println!("commands: {}", commands.join(", "));
+async fn run() -> Result<bool, Box<dyn Error>> {
+    // The child is this executable, checked against what the parent expects.
+    let child = Child::program(std::env::current_exe()?)
+        .expect_name(bulkhead_fixture::NAME)
+        .require_stream::<Count>()
+        .configure(|worker| worker.request_timeout(TIMEOUT).memory_limit(MEMORY_LIMIT));
+
+    println!("1. One checked child streams typed rows\n");
+    let streamed = stream(child.clone()).await?;
+
+    println!("\n2. A pool of {WORKERS} children serves a batch with hostile items\n");
+    let pool: Pool<String> = child.pool(|pool| pool.max_workers(WORKERS)).await?;
+    let hazards = Hazard::batch();
+    let report = pool
+        .batch(hazards.iter().map(|hazard| (String::new(), *hazard)))
+        .run(|lease, hazard| Box::pin(hazard.run(lease)))
+        .await;
+    let mut claims_hold = streamed;
+    println!("  {:<24} {}", "item", "outcome");
+    for (hazard, outcome) in hazards.iter().zip(&report.outcomes) {
+        let verdict = hazard.judge(outcome);
+        let (outcome, last_words) = match outcome {
+            Ok(answer) => (format!("ok: {answer}"), None),
+            Err(err) if hazard.ends_child() => {
+                (format!("contained, child replaced: {err}"), last_words(err))
+            }
+            Err(err) => (format!("typed error, child kept: {err}"), None),
+        };
+        let mark = match verdict {
+            Verdict::AsExpected => "",
+            Verdict::Mismatch => {
+                claims_hold = false;
+                "  MISMATCH"
+            }
+        };
+        println!("  {:<24} {outcome}{mark}", hazard.label());
+        if let Some(line) = last_words {
+            println!("  {:<24}   its stderr ended with: {line}", "");
+        }
     }
 
-    // 2. A typed unary call: `Echo`'s response type is `String`.
-    let reply = worker
-        .call(&Echo {
-            text: "hello, child".into(),
+    // Replacements run in the background; wait until the pool is whole.
+    let snapshot = settled(&pool).await;
+    let totals = &report.totals;
+    println!("\n3. What happened\n");
+    println!(
+        "  items      {} ok, {} failed, none lost, in {}",
+        totals.ok,
+        totals.failed_count(),
+        Span(totals.elapsed)
+    );
+    let by_kind: Vec<String> = totals
+        .failed
+        .iter()
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect();
+    println!("  failures   {}", by_kind.join(", "));
+    let restarts: Vec<String> = snapshot
+        .totals
+        .restarts_by_reason
+        .iter()
+        .map(|(reason, count)| format!("{reason} {count}"))
+        .collect();
+    println!("  replaced   {}", restarts.join(", "));
+    let rss: Vec<String> = snapshot
+        .rss
+        .iter()
+        .map(|rss| {
+            rss.bytes()
+                .map_or("unknown".to_owned(), |b| Bytes(b).to_string())
         })
-        .await?;
-    println!("echo:     {reply:?}");
+        .collect();
+    println!(
+        "  children   {} running, resident {}",
+        snapshot.idle + snapshot.leased,
+        rss.join(", ")
+    );
+    if totals.ok + totals.failed_count() != hazards.len() {
+        println!("  MISMATCH: an item has no outcome");
+        claims_hold = false;
+    }
+    pool.shutdown().await;
+    Ok(claims_hold)
+}
 
-    // 3. A streamed command. Rows arrive decoded as `Row<Item>`; progress and
-    //    diagnostics go to sinks of their own. Any `FnMut(T) -> Result<(),
-    //    SinkError>` becomes a sink with `from_fn`.
+/// Streams [`ROWS`] rows from one checked child with a progress bar, and
+/// says whether the rows match the child's own count.
+async fn stream(child: Child) -> Result<bool, Box<dyn Error>> {
+    let mut worker = child.worker().await?;
+    if let Some(info) = worker.info() {
+        println!(
+            "  child      {} {} (pid {}), {} commands, checked against the parent's expectations",
+            info.name,
+            info.version,
+            info.pid,
+            info.commands.len()
+        );
+    }
     let bar = ProgressBar::with_draw_target(Some(ROWS), ProgressDrawTarget::stdout());
     bar.set_style(ProgressStyle::with_template(
-        "count:    [{bar:40}] {human_pos}/{human_len} rows, eta {eta}",
+        "  count      [{bar:40}] {human_pos}/{human_len} rows, eta {eta}",
     )?);
     let mut progress = from_fn(|progress: Progress| {
-        if let Some(total) = progress.total {
-            bar.set_length(total);
-        }
         bar.set_position(progress.done);
         Ok(())
     });
+    let mut notes = 0u64;
     let mut diagnostics = from_fn(|diagnostic: Diagnostic| {
+        notes += 1;
         log(
             &bar,
-            format!("  [{:?}] {}", diagnostic.level, diagnostic.message),
+            format!("  {:<10} {}", diagnostic.level.as_str(), diagnostic.message),
         );
         Ok(())
     });
@@ -108,50 +198,47 @@ async fn run() -> Result<(), Box<dyn Error>> {
     bar.finish_and_clear();
     // Rows are tentative until the terminal success: only now do they count.
     let summary = summary?;
-    let seconds = summary.elapsed.as_secs_f64();
+    let per_second = summary.rows as f64 / summary.elapsed.as_secs_f64();
     println!(
-        "count:    {} rows ({even} even), child says {} emitted",
-        summary.rows, summary.value.emitted
+        "  count      {} rows ({even} even) in {}, {:.1} million rows/s; the child counted {}",
+        summary.rows,
+        Span(summary.elapsed),
+        per_second / 1e6,
+        summary.value.emitted
     );
-    println!("          per stream {:?}", summary.streams);
-    println!(
-        "          {:.1} ms, {:.0} rows/s",
-        seconds * 1e3,
-        summary.rows as f64 / seconds
-    );
-
-    // 4. A handler error comes back typed, with the handler's own detail;
-    //    the child stays up for the next request.
-    match worker
-        .call(&Fail {
-            message: "no such record".into(),
-            code: 404,
-        })
-        .await
-    {
-        Err(WorkerError::Remote {
-            command, source, ..
-        }) => {
-            let detail = source.detail_as::<FailDetail>();
-            println!("fail:     command {command:?}: {source}, detail {detail:?}");
-        }
-        other => println!("fail:     unexpected outcome {other:?}"),
+    let resident = worker.sample_rss().bytes().map(Bytes);
+    if let Some(resident) = resident {
+        println!("  memory     {resident} resident after the stream");
     }
+    println!("  shutdown   {}", worker.shutdown().await);
+    let holds = summary.rows == ROWS && summary.value.emitted == ROWS && notes == 4;
+    if !holds {
+        println!("  MISMATCH: expected {ROWS} rows and 4 diagnostics, got {notes} diagnostics");
+    }
+    Ok(holds)
+}
 
-    // 5. Counters across every generation, then a clean shutdown.
-    let stats = worker.stats();
-    println!(
-        "stats:    generation {}, {} ok, {} failed, {} rows, {} B received, {} B sent, {} restarts",
-        stats.generation,
-        stats.requests_ok,
-        stats.requests_failed,
-        stats.rows,
-        stats.bytes_received,
-        stats.bytes_sent,
-        stats.restarts
-    );
-    println!("shutdown: {}", worker.shutdown().await);
-    Ok(())
+/// The pool's snapshot once no replacement is under way (at most 10 s).
+async fn settled(pool: &Pool<String>) -> bulkhead::PoolSnapshot<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let snapshot = pool.snapshot();
+        let whole = snapshot.replacing == 0 && snapshot.starting == 0;
+        if whole || tokio::time::Instant::now() >= deadline {
+            return snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The last line the dead child wrote to stderr, if any.
+fn last_words(err: &ItemError) -> Option<String> {
+    let ItemError::Call(CallError::Request(err)) = err else {
+        return None;
+    };
+    let tail = err.stderr_tail()?;
+    let line = tail.lines().rev().find(|line| !line.trim().is_empty())?;
+    Some(line.trim().to_owned())
 }
 
 /// Prints a line above the progress bar. A hidden bar (stdout is not a

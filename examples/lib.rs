@@ -1,7 +1,8 @@
-//! Runnable programs for bulkhead; this library is empty.
+//! Runnable programs for bulkhead; this library holds what they share.
 //!
-//! - `cargo run --release --example capability_runner`: a tour of the API
-//!   against the fixture capability.
+//! - `cargo run --release --example capability_runner`: the demo: a checked
+//!   child streams typed rows, then a pool serves a batch with hostile
+//!   items ([`demo`]), each contained, named and replaced.
 //! - `cargo run --release --example bench [-- --quick]`: throughput, round
 //!   trip, startup and failure recovery against raw baselines measured in
 //!   the same run; `--only pool` measures the pool's scaling and warm reuse.
@@ -17,3 +18,5 @@
 //! The examples that run workers are their own child: they call
 //! `bulkhead_child::run_if_child` first thing and point the worker at
 //! `std::env::current_exe()`.
+
+pub mod demo;
