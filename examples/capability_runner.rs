@@ -82,7 +82,7 @@ async fn run() -> Result<bool, Box<dyn Error>> {
         .run(|lease, hazard| Box::pin(hazard.run(lease)))
         .await;
     let mut claims_hold = streamed;
-    println!("  {:<24} {}", "item", "outcome");
+    println!("  {:<24} outcome", "item");
     for (hazard, outcome) in hazards.iter().zip(&report.outcomes) {
         let verdict = hazard.judge(outcome);
         let (outcome, last_words) = match outcome {
