@@ -306,3 +306,18 @@ fn probe_compares_two_children_in_json() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn doctor_names_a_file_that_is_not_executable() {
+    let file = std::env::temp_dir().join(format!(
+        "bulkhead-cli-test-not-executable-{}",
+        std::process::id()
+    ));
+    std::fs::write(&file, "not a program\n").unwrap();
+    let ran = bulkhead(&["doctor", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(ran.code, 1);
+    assert!(ran.stdout.contains("[spawn_failed]"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("Permission denied"), "{}", ran.stdout);
+}
