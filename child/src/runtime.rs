@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bulkhead_protocol::wire::{
-    ChildInfo, DEFAULT_MAX_FRAME, FrameKind, Handshake, Hello, MIN_MAX_FRAME, PROTOCOL_VERSION,
+    ChildInfo, DEFAULT_MAX_FRAME, EncodeError, FrameKind, Handshake, Hello, MIN_MAX_FRAME,
+    PROTOCOL_VERSION,
 };
 
 use bulkhead_protocol::transport::{ChildChannel, ChildTransport};
@@ -255,7 +256,7 @@ impl Server {
             return Err(fail(EXIT_PROTOCOL, &message));
         }
         self.output.set_max_frame(hello.max_frame);
-        let handshake = Handshake {
+        let mut handshake = Handshake {
             protocol,
             max_frame: DEFAULT_MAX_FRAME,
             child: ChildInfo {
@@ -268,10 +269,20 @@ impl Server {
                 facts: self.capability.facts().clone(),
             },
         };
-        match self
-            .output
-            .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Handshake, 0, &handshake))
-        {
+        // A parent may announce as little as 4 KiB: what is only for people
+        // (type names, then facts) goes first when the handshake does not fit.
+        let mut outcome = self.send_handshake(&handshake);
+        if matches!(outcome, Err(EncodeError::TooLarge { .. })) {
+            for command in &mut handshake.child.commands {
+                (command.request, command.row, command.output) = (None, None, None);
+            }
+            outcome = self.send_handshake(&handshake);
+        }
+        if matches!(outcome, Err(EncodeError::TooLarge { .. })) {
+            handshake.child.facts.clear();
+            outcome = self.send_handshake(&handshake);
+        }
+        match outcome {
             Ok(true) => Ok(()),
             Ok(false) => Err(EXIT_CLEAN),
             Err(err) => Err(fail(
@@ -279,6 +290,12 @@ impl Server {
                 &format!("handshake does not encode: {err}"),
             )),
         }
+    }
+
+    /// Writes the handshake: `Ok(false)` when the channel is gone.
+    fn send_handshake(&self, handshake: &Handshake) -> Result<bool, EncodeError> {
+        self.output
+            .frame_now(|encoder, buf| encoder.json(buf, FrameKind::Handshake, 0, handshake))
     }
 
     /// Takes turns with the other thread at reading; runs what it reads.

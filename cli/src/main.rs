@@ -3,6 +3,7 @@
 //! run through an interpreter works: `bulkhead doctor -- python3 child.py`.
 
 mod call;
+mod conformance;
 mod doctor;
 mod probe;
 mod target;
@@ -31,6 +32,9 @@ enum Command {
     /// Measure a child: cold start, round trips, rows per second, cancel
     /// latency, crash recovery, cycling, memory.
     Probe(probe::ProbeArgs),
+    /// Check that a child, in any language, speaks the protocol: one line
+    /// per check, then a count; exits 1 when a check fails.
+    Conformance(conformance::ConformanceArgs),
 }
 
 /// Exit code for a failure of the checked child or of the request.
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Conformance(args) => conformance::run(args).await,
         }
     });
     match outcome {

@@ -1,7 +1,7 @@
 //! Benchmarks of the worker against raw baselines measured in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool|plan|memory]
+//! cargo run --release --example bench [-- --quick] [-- --only rows|rtt|spawn|failure|local-socket|pool|plan|memory|python]
 //! ```
 //!
 //! Every child is this same executable: with `BULKHEAD_CHILD=1` (set by the
@@ -78,6 +78,10 @@
 //! parent's RSS over a long stream into a slow sink
 //! (`parent_memory_growth_mib`).
 //!
+//! The `python` section (`python.rs`) runs the Python child of
+//! `children/python` and the fixture on the same conformance commands:
+//! round trip, rows per second and start-up of each, and their ratios.
+//!
 //! Each ratio prints as a `RESULT name value unit` line after human-readable
 //! ones; targets are printed, never asserted.
 
@@ -97,11 +101,13 @@ mod failure;
 mod memory;
 mod plan;
 mod pool;
+mod python;
 
 use failure::failure;
 use memory::memory;
 use plan::plan;
 use pool::pool;
+use python::python;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -201,6 +207,9 @@ fn main() -> Result<(), BoxError> {
         }
         if only.is_none_or(|name| name == "plan") {
             plan(scale.plan_items).await?;
+        }
+        if only.is_none_or(|name| name == "python") {
+            python(scale.calls, scale.rows / 10).await?;
         }
 
         Ok(())
