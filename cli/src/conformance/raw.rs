@@ -370,16 +370,11 @@ impl Drop for RawChild {
 }
 
 #[cfg(unix)]
-fn nix_kill_group(pid: u32) -> std::io::Result<()> {
-    let group = i32::try_from(pid).map_err(std::io::Error::other)?;
-    // SAFETY: kill(2) with a negative pid signals a process group; no
-    // memory is involved.
-    let done = unsafe { libc::kill(-group, libc::SIGKILL) };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+fn nix_kill_group(pid: u32) -> Result<(), String> {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let group = i32::try_from(pid).map_err(|err| err.to_string())?;
+    killpg(Pid::from_raw(group), Signal::SIGKILL).map_err(|err| err.to_string())
 }
 
 /// How a process ended, in words.
