@@ -219,7 +219,7 @@ fn a_warm_program_is_not_loaded_again() {
 
 #[cfg(unix)]
 #[test]
-fn memory_growth_is_bounded_by_an_rss_ceiling() {
+fn memory_growth_across_many_programs_is_bounded_by_an_rss_ceiling() {
     if !library_here() {
         return;
     }
@@ -228,27 +228,34 @@ fn memory_growth_is_bounded_by_an_rss_ceiling() {
         let mut fresh = child().spawn().await.unwrap();
         let start = fresh.sample_rss().bytes().expect("an RSS figure");
         fresh.shutdown().await;
-        let ceiling = start + 16 * MIB;
-        let worker = child().policy(bulkhead::policy::RssCeiling::new(ceiling));
-        let pool = pool(worker);
-        let digits = corpus::DIGITS;
-        let request = Solve {
-            query: "five N".to_owned(),
-            limit: None,
-            fuel: None,
-        };
-        for _ in 0..3 {
+        let ceiling = start + 24 * MIB;
+        let pool = pool(child().policy(bulkhead::policy::RssCeiling::new(ceiling)));
+        // Forty programs of 3,000 facts each: every one the child compiles
+        // stays in its memory.
+        let mut loads = Vec::new();
+        for n in 0..40 {
+            let facts: String = (0..3_000).map(|k| format!("f {}.\n", k * 40 + n)).collect();
+            let source = format!("pred f o:int.\n{facts}");
+            let program = ElpiProgram::new(format!("facts-{n}"), source);
+            let request = Solve {
+                query: format!("f {n}"),
+                limit: None,
+                fuel: None,
+            };
             let summary = pool
-                .stream(digits.key(), &request, Counting::default())
+                .stream(program.clone(), &request, Counting::default())
                 .await
                 .unwrap();
-            assert_eq!(summary.rows, 100_000);
+            assert_eq!(summary.rows, 1);
+            loads.push(pool.call(program, &LoadedPrograms {}).await.unwrap().loads);
         }
         let restarts = pool.snapshot().totals.restarts_by_reason;
         assert!(
             restarts.get("rss_ceiling").copied().unwrap_or(0) >= 1,
             "{restarts:?}"
         );
+        // A cycled child starts counting its loads again.
+        assert!(loads.windows(2).any(|pair| pair[1] < pair[0]), "{loads:?}");
         pool.shutdown().await;
     });
 }
