@@ -86,7 +86,12 @@ type Reader = FrameReader<Pin<Box<dyn AsyncRead + Send>>>;
 /// A child started for one check. Killed (with its group) when dropped.
 pub(crate) struct RawChild {
     process: tokio::process::Child,
-    reader: Reader,
+    /// `None` once closed with the input, where the channel cannot be
+    /// half-closed.
+    reader: Option<Reader>,
+    /// Whether closing the input closes the whole channel: a Windows named
+    /// pipe has no half-close.
+    whole_close: bool,
     writer: Option<Pin<Box<dyn AsyncWrite + Send>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     encoder: FrameEncoder,
@@ -143,7 +148,8 @@ impl RawChild {
             .map_err(|err| format!("the transport could not connect: {err}"))?;
         Ok(Self {
             process,
-            reader: FrameReader::new(connection.reader, max_frame),
+            reader: Some(FrameReader::new(connection.reader, max_frame)),
+            whole_close: cfg!(windows) && target.transport.name() != "stdio",
             writer: Some(connection.writer),
             stderr,
             encoder: FrameEncoder::new(bulkhead::wire::DEFAULT_MAX_FRAME),
@@ -222,16 +228,24 @@ impl RawChild {
             .map_err(|err| format!("could not write to the child: {err}"))
     }
 
-    /// Closes the child's input: end of input.
+    /// Closes the child's input: end of input. Where the channel cannot be
+    /// half-closed, it is closed whole, and the child's output is no longer
+    /// read.
     pub(crate) async fn close_input(&mut self) {
         if let Some(mut writer) = self.writer.take() {
             let _ignored = writer.shutdown().await;
+        }
+        if self.whole_close {
+            self.reader = None;
         }
     }
 
     /// The next frame, `None` at a clean end of the child's output.
     pub(crate) async fn next(&mut self, limit: Duration) -> Result<Option<Got>, String> {
-        let read = tokio::time::timeout(limit, self.reader.next()).await;
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        let read = tokio::time::timeout(limit, reader.next()).await;
         let body = match read {
             Err(_) => {
                 return Err(format!(
@@ -241,7 +255,7 @@ impl RawChild {
             }
             Ok(None) => return Ok(None),
             Ok(Some(Err(err))) => {
-                let shown = preview(self.reader.unread_bytes());
+                let shown = preview(reader.unread_bytes());
                 return Err(format!(
                     "the child's output is not a frame ({err}): {shown}"
                 ));
