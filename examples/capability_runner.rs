@@ -106,7 +106,7 @@ async fn run() -> Result<bool, Box<dyn Error>> {
     }
 
     // Replacements run in the background; wait until the pool is whole.
-    let snapshot = settled(&pool).await;
+    let snapshot = bulkhead_examples::settled(&pool).await;
     let totals = &report.totals;
     println!("\n3. What happened\n");
     println!(
@@ -216,19 +216,6 @@ async fn stream(child: Child) -> Result<bool, Box<dyn Error>> {
         println!("  MISMATCH: expected {ROWS} rows and 4 diagnostics, got {notes} diagnostics");
     }
     Ok(holds)
-}
-
-/// The pool's snapshot once no replacement is under way (at most 10 s).
-async fn settled(pool: &Pool<String>) -> bulkhead::PoolSnapshot<String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let snapshot = pool.snapshot();
-        let whole = snapshot.replacing == 0 && snapshot.starting == 0;
-        if whole || tokio::time::Instant::now() >= deadline {
-            return snapshot;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// The last line the dead child wrote to stderr, if any.

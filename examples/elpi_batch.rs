@@ -149,7 +149,7 @@ async fn run(baseline: Baseline) -> Result<bool, Box<dyn std::error::Error>> {
             println!("  {program:<8} {:<42} {check:<6} {shown}", case.query);
         }
     }
-    let snapshot = settled(&pool).await;
+    let snapshot = bulkhead_examples::settled(&pool).await;
     let restarts: Vec<String> = snapshot
         .totals
         .restarts_by_reason
@@ -252,18 +252,6 @@ fn judge(case: &Case, outcome: &Result<Vec<Solution>, ItemError>) -> (bool, Stri
             format!("{} solutions where a failure was due", solutions.len()),
         ),
         (_, Err(err)) => (false, format!("failed: {err}")),
-    }
-}
-
-/// The pool's snapshot once no replacement is under way (at most 10 s).
-async fn settled(pool: &Pool<ElpiProgram>) -> bulkhead::PoolSnapshot<ElpiProgram> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let snapshot = pool.snapshot();
-        if snapshot.replacing + snapshot.starting == 0 || tokio::time::Instant::now() >= deadline {
-            return snapshot;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -20,3 +20,19 @@
 //! `std::env::current_exe()`.
 
 pub mod demo;
+
+/// The pool's snapshot once no replacement is under way: children that a
+/// request ended are replaced in the background. Waits at most 10 s, then
+/// returns the snapshot as it is.
+pub async fn settled<K: bulkhead::pool::SessionKey>(
+    pool: &bulkhead::Pool<K>,
+) -> bulkhead::PoolSnapshot<K> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let snapshot = pool.snapshot();
+        if snapshot.replacing + snapshot.starting == 0 || tokio::time::Instant::now() >= deadline {
+            return snapshot;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

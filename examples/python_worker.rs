@@ -19,30 +19,15 @@ use bulkhead::Worker;
 use bulkhead::describe::Bytes;
 use bulkhead::policy::RssCeiling;
 use bulkhead::pool::Pool;
-use serde::{Deserialize, Serialize};
+// The Python child serves these under the same names and shapes.
+use bulkhead_fixture::conformance::ConformanceEcho;
+use bulkhead_fixture::{Leak, Spin};
 
 const PYTHON_CHILD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../children/python/examples/conformance_child.py"
 );
 const MIB: u64 = 1024 * 1024;
-
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "leak", response = u64)]
-struct Leak {
-    mib: u64,
-}
-
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "spin", response = ())]
-struct Spin {}
-
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "conformance.echo", response = String)]
-#[serde(transparent)]
-struct Echo {
-    text: String,
-}
 
 #[derive(Clone, Copy)]
 enum Item {
@@ -90,8 +75,8 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
                         .map(|kept| format!("leak: the child now keeps {kept} MiB")),
                     Item::Spin => lease.call(&Spin {}).await.map(|()| "spin returned".into()),
                     Item::Echo(text) => lease
-                        .call(&Echo {
-                            text: (*text).into(),
+                        .call(&ConformanceEcho {
+                            value: (*text).into(),
                         })
                         .await
                         .map(|echoed| format!("echo: {echoed}")),
@@ -113,12 +98,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     // The child killed at the timeout is replaced in the background.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut snapshot = pool.snapshot();
-    while snapshot.replacing + snapshot.starting > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        snapshot = pool.snapshot();
-    }
+    let snapshot = bulkhead_examples::settled(&pool).await;
     let restarts: Vec<String> = snapshot
         .totals
         .restarts_by_reason

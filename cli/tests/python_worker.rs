@@ -13,26 +13,9 @@ use std::time::Duration;
 use bulkhead::policy::RssCeiling;
 use bulkhead::pool::Pool;
 use bulkhead::{Worker, WorkerError};
-use serde::{Deserialize, Serialize};
-
-/// Keeps `mib` MiB in the Python child for its life; answers the MiB kept.
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "leak", response = u64)]
-struct Leak {
-    mib: u64,
-}
-
-/// Loops for ever, never looking at cancellation.
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "spin", response = ())]
-struct Spin {}
-
-#[derive(Serialize, Deserialize, bulkhead::Command)]
-#[command(name = "conformance.echo", response = String)]
-#[serde(transparent)]
-struct Echo {
-    text: String,
-}
+// The Python child serves these under the same names and shapes.
+use bulkhead_fixture::conformance::ConformanceEcho;
+use bulkhead_fixture::{Leak, Spin};
 
 fn python_child() -> bulkhead::WorkerBuilder {
     Worker::builder("python3").arg(common::python("examples/conformance_child.py"))
@@ -97,7 +80,7 @@ fn a_python_handler_that_never_returns_is_killed_and_the_pool_goes_on() {
             "{err}"
         );
         for text in ["after", "the", "hang"] {
-            let echo = Echo { text: text.into() };
+            let echo = ConformanceEcho { value: text.into() };
             assert_eq!(pool.call(String::new(), &echo).await.unwrap(), text);
         }
         let totals = pool.snapshot().totals;
