@@ -115,19 +115,10 @@ async fn run() -> Result<bool, Box<dyn Error>> {
         totals.failed_count(),
         Span(totals.elapsed)
     );
-    let by_kind: Vec<String> = totals
-        .failed
-        .iter()
-        .map(|(kind, count)| format!("{kind} {count}"))
-        .collect();
-    println!("  failures   {}", by_kind.join(", "));
-    let restarts: Vec<String> = snapshot
-        .totals
-        .restarts_by_reason
-        .iter()
-        .map(|(reason, count)| format!("{reason} {count}"))
-        .collect();
-    println!("  replaced   {}", restarts.join(", "));
+    let by_kind = bulkhead_examples::counts(&totals.failed);
+    println!("  failures   {by_kind}");
+    let restarts = bulkhead_examples::counts(&snapshot.totals.restarts_by_reason);
+    println!("  replaced   {}", restarts);
     let rss: Vec<String> = snapshot
         .rss
         .iter()

@@ -150,14 +150,9 @@ async fn run(baseline: Baseline) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     let snapshot = bulkhead_examples::settled(&pool).await;
-    let restarts: Vec<String> = snapshot
-        .totals
-        .restarts_by_reason
-        .iter()
-        .map(|(reason, count)| format!("{reason} {count}"))
-        .collect();
+    let restarts = bulkhead_examples::counts(&snapshot.totals.restarts_by_reason);
     println!("\n  {}", report.totals);
-    println!("  replaced: {}", restarts.join(", "));
+    println!("  replaced: {}", restarts);
     pool.shutdown().await;
     figures(&baseline).await?;
     if wrong > 0 {

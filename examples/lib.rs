@@ -36,3 +36,14 @@ pub async fn settled<K: bulkhead::pool::SessionKey>(
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+/// Counts by name as `name 2, other 1`, for the examples' tables.
+pub fn counts<N: std::fmt::Display>(
+    counts: &std::collections::BTreeMap<&'static str, N>,
+) -> String {
+    let listed: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    listed.join(", ")
+}

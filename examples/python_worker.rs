@@ -99,14 +99,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     }
     // The child killed at the timeout is replaced in the background.
     let snapshot = bulkhead_examples::settled(&pool).await;
-    let restarts: Vec<String> = snapshot
-        .totals
-        .restarts_by_reason
-        .iter()
-        .map(|(reason, count)| format!("{reason} {count}"))
-        .collect();
+    let restarts = bulkhead_examples::counts(&snapshot.totals.restarts_by_reason);
     println!("\n  {}", report.totals);
-    println!("  replaced: {}", restarts.join(", "));
+    println!("  replaced: {}", restarts);
     let rss: Vec<String> = snapshot
         .rss
         .iter()

@@ -1,11 +1,10 @@
 //! `bulkhead doctor`: start a child and report what is wrong with it.
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::target::ChildOptions;
+use crate::target::{ChildCommand, ChildOptions};
 use crate::{EXIT_FAILED, Usage};
 
 /// Arguments of `bulkhead doctor`.
@@ -25,18 +24,12 @@ pub(crate) struct DoctorArgs {
     /// A command the child must serve; may be repeated.
     #[arg(long = "require", value_name = "COMMAND")]
     required: Vec<String>,
-    /// The child program and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM [ARGS]..."
-    )]
-    command: Vec<OsString>,
+    #[command(flatten)]
+    command: ChildCommand,
 }
 
 pub(crate) async fn run(args: DoctorArgs) -> Result<ExitCode, Usage> {
-    let mut child = args.child.child(&args.command)?;
+    let mut child = args.child.child(&args.command.words)?;
     if let Some(name) = args.expect_name {
         child = child.expect_name(name);
     }

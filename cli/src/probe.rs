@@ -11,7 +11,7 @@ use bulkhead::{CancellationToken, RawRow, Worker, WorkerBuilder};
 use clap::Args;
 use serde_json::value::RawValue;
 
-use crate::target::{ChildOptions, json_args};
+use crate::target::{ChildCommand, ChildOptions, json_args};
 use crate::{EXIT_FAILED, Usage};
 
 /// Arguments of `bulkhead probe`.
@@ -67,14 +67,8 @@ pub(crate) struct ProbeArgs {
     /// shown next to the first.
     #[arg(long, value_name = "COMMAND")]
     compare: Option<String>,
-    /// The child program and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM [ARGS]..."
-    )]
-    program: Vec<OsString>,
+    #[command(flatten)]
+    program: ChildCommand,
 }
 
 /// One measured figure.
@@ -133,7 +127,7 @@ pub(crate) async fn run(args: ProbeArgs) -> Result<ExitCode, Usage> {
         crash: with_args(&args.crash, &args.crash_args, "--crash-args")?,
         starts: args.starts,
     };
-    let main = args.child.builder(&args.program)?;
+    let main = args.child.builder(&args.program.words)?;
     let compare = match &args.compare {
         Some(line) => {
             let words: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();

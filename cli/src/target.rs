@@ -17,6 +17,19 @@ pub(crate) enum TransportName {
     LocalSocket,
 }
 
+/// The child's command line, the last arguments of a subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct ChildCommand {
+    /// The child program and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROGRAM [ARGS]..."
+    )]
+    pub(crate) words: Vec<OsString>,
+}
+
 /// How to start the child.
 #[derive(Debug, Args)]
 pub(crate) struct ChildOptions {

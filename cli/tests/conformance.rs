@@ -8,17 +8,22 @@ mod common;
 
 use common::{bulkhead, checks_with, fixture};
 
-#[test]
-fn the_rust_fixture_passes_every_check_over_both_transports() {
-    let ran = bulkhead(&["conformance", "--json", "--transport", "both", fixture()]);
+/// Runs every check over both transports against `child` and asserts
+/// that all pass.
+fn passes_everything(child: &[&str]) {
+    let mut args = vec!["conformance", "--json", "--transport", "both", "--"];
+    args.extend_from_slice(child);
+    let ran = bulkhead(&args);
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
-    assert_eq!(
-        checks_with(&report, "failed"),
-        Vec::<String>::new(),
-        "{report:#}"
-    );
+    let failed = checks_with(&report, "failed");
+    assert_eq!(failed, Vec::<String>::new(), "{report:#}");
     assert_eq!(report["passed"], 40, "{report:#}");
     assert_eq!(ran.code, 0);
+}
+
+#[test]
+fn the_rust_fixture_passes_every_check_over_both_transports() {
+    passes_everything(&[fixture()]);
 }
 
 #[test]
@@ -57,24 +62,7 @@ fn the_human_report_has_one_line_per_check_and_a_count() {
 #[cfg(unix)]
 #[test]
 fn the_python_child_passes_every_check_over_both_transports() {
-    let child = common::python("examples/conformance_child.py");
-    let ran = bulkhead(&[
-        "conformance",
-        "--json",
-        "--transport",
-        "both",
-        "--",
-        "python3",
-        &child,
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
-    assert_eq!(
-        checks_with(&report, "failed"),
-        Vec::<String>::new(),
-        "{report:#}"
-    );
-    assert_eq!(report["passed"], 40, "{report:#}");
-    assert_eq!(ran.code, 0);
+    passes_everything(&["python3", &common::python("examples/conformance_child.py")]);
 }
 
 #[cfg(unix)]

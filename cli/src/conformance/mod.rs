@@ -4,14 +4,13 @@
 mod checks;
 mod raw;
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
 
-use crate::target::{TransportName, seconds};
+use crate::target::{ChildCommand, TransportName, seconds};
 use crate::{EXIT_FAILED, Usage};
 use checks::Verdict;
 use raw::Target;
@@ -31,14 +30,8 @@ pub(crate) struct ConformanceArgs {
     /// Print the results as one JSON object.
     #[arg(long)]
     json: bool,
-    /// The child program and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "PROGRAM [ARGS]..."
-    )]
-    command: Vec<OsString>,
+    #[command(flatten)]
+    command: ChildCommand,
 }
 
 /// Which transports to check over.
@@ -74,7 +67,7 @@ pub(crate) async fn run(args: ConformanceArgs) -> Result<ExitCode, Usage> {
             ),
         };
         let target = Target {
-            program: args.command.clone(),
+            program: args.command.words.clone(),
             transport: shared,
             startup,
         };
