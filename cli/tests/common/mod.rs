@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
@@ -15,28 +14,13 @@ pub const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// The fixture child binary of this build, built first if need be.
 pub fn fixture() -> &'static str {
-    static CHILD: OnceLock<PathBuf> = OnceLock::new();
-    let locator = || bulkhead::ChildLocator::new("bulkhead-fixture-child").locate();
-    CHILD
-        .get_or_init(|| {
-            if let Ok(path) = locator() {
-                return path;
-            }
-            let built = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "-p",
-                    "bulkhead-fixture",
-                    "--bin",
-                    "bulkhead-fixture-child",
-                ])
-                .status()
-                .expect("cargo runs");
-            assert!(built.success(), "the fixture child did not build");
-            locator().expect("the fixture child was just built")
-        })
-        .to_str()
-        .expect("a UTF-8 path")
+    static CHILD: OnceLock<String> = OnceLock::new();
+    CHILD.get_or_init(|| {
+        bulkhead_fixture::child_program()
+            .to_str()
+            .expect("a UTF-8 path")
+            .to_owned()
+    })
 }
 
 pub struct Ran {

@@ -1,0 +1,128 @@
+//! What a client knows of the nodes: their last heartbeat, and the
+//! requests it has sent to each.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::wire::{NodeStatus, WireKey};
+
+struct Node {
+    status: NodeStatus,
+    seen: Instant,
+    /// Requests this client sent to the node since its last heartbeat:
+    /// they keep the client from sending a burst to one node between two
+    /// heartbeats.
+    sent: usize,
+    /// Requests of this client on the node that ended since its last
+    /// heartbeat: their workers are free again.
+    ended: usize,
+}
+
+impl Node {
+    fn interval(&self) -> Duration {
+        Duration::from_millis(self.status.interval_ms.max(1))
+    }
+
+    fn free(&self) -> usize {
+        self.status
+            .capacity
+            .saturating_add(self.ended)
+            .saturating_sub(self.status.leased + self.status.queued + self.sent)
+    }
+}
+
+/// The node table, fed by heartbeats.
+#[derive(Default)]
+pub(crate) struct Nodes {
+    table: Mutex<HashMap<String, Node>>,
+    notify: Notify,
+}
+
+impl Nodes {
+    pub(crate) fn heard(&self, status: NodeStatus) {
+        if let Ok(mut table) = self.table.lock() {
+            if status.leaving {
+                table.remove(&status.node);
+            } else {
+                table.insert(
+                    status.node.clone(),
+                    Node {
+                        status,
+                        seen: Instant::now(),
+                        sent: 0,
+                        ended: 0,
+                    },
+                );
+            }
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves at the next heartbeat.
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    pub(crate) fn live(&self, missed: u32) -> Vec<NodeStatus> {
+        let Ok(table) = self.table.lock() else {
+            return Vec::new();
+        };
+        table
+            .values()
+            .filter(|node| node.seen.elapsed() <= node.interval() * missed)
+            .map(|node| node.status.clone())
+            .collect()
+    }
+
+    /// The node's heartbeat interval, if it is known.
+    pub(crate) fn interval(&self, node: &str) -> Option<Duration> {
+        let table = self.table.lock().ok()?;
+        table.get(node).map(Node::interval)
+    }
+
+    /// How long `node` has been silent, if longer than `missed` of its
+    /// intervals. A node never heard from (or gone by its own word) counts
+    /// from `since`.
+    pub(crate) fn lost(&self, node: &str, missed: u32, since: Instant) -> Option<Duration> {
+        let table = self.table.lock().ok()?;
+        let (silent, allowed) = match table.get(node) {
+            Some(entry) => (entry.seen.elapsed(), entry.interval() * missed),
+            None => (since.elapsed(), Duration::from_secs(1) * missed),
+        };
+        (silent > allowed).then_some(silent)
+    }
+
+    /// The node for a request with `key`: a live node warm for it with a
+    /// free worker, else the live node with the most free workers; `None`
+    /// when no node has a free worker (the queue group decides).
+    pub(crate) fn pick(&self, key: &WireKey, missed: u32, exclude: &HashSet<String>) -> Option<String> {
+        let mut table = self.table.lock().ok()?;
+        let candidates = table.values().filter(|node| {
+            !exclude.contains(&node.status.node)
+                && !node.status.draining
+                && node.seen.elapsed() <= node.interval() * missed
+                && node.free() > 0
+        });
+        let warm = |node: &&Node| node.status.warm.iter().any(|(warm, _)| warm == key);
+        let best = candidates
+            .max_by_key(|node| (warm(node), node.free()))
+            .map(|node| node.status.node.clone())?;
+        if let Some(node) = table.get_mut(&best) {
+            node.sent += 1;
+        }
+        Some(best)
+    }
+
+    /// A request of this client on `node` ended.
+    pub(crate) fn done(&self, node: &str) {
+        if let Ok(mut table) = self.table.lock()
+            && let Some(entry) = table.get_mut(node)
+        {
+            entry.ended += 1;
+        }
+    }
+}

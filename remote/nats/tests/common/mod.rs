@@ -1,0 +1,235 @@
+//! What the NATS tests share: a real `nats-server` of their own, node
+//! agents as separate processes, a watchdog.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bulkhead_nats::{ClientConfig, NatsOptions, RemotePool, Subjects};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub const NODE: &str = env!("CARGO_BIN_EXE_bulkhead-node");
+pub const WATCHDOG: Duration = Duration::from_secs(90);
+
+/// Runs `test` on a runtime, failing it if it outlives the watchdog.
+pub fn watchdog<F: std::future::Future<Output = ()>>(test: F) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        tokio::time::timeout(WATCHDOG, test)
+            .await
+            .expect("the test outlived its watchdog");
+    });
+}
+
+/// The `nats-server` binary, if installed. Under CI a missing server
+/// fails the test; elsewhere the test says how to install it and passes.
+pub fn nats_server_binary() -> Option<PathBuf> {
+    let candidates = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()]);
+    for dir in candidates {
+        let path = dir.join("nats-server");
+        if path.is_file() {
+            return Some(path);
+        }
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "nats-server is not installed; CI must install it (apt-get install nats-server)"
+    );
+    eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
+    None
+}
+
+/// A `nats-server` with JetStream on disk, on a free loopback port, owned
+/// by one test.
+pub struct Server {
+    binary: PathBuf,
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    store: PathBuf,
+}
+
+impl Server {
+    /// Starts a server for the test `name`; `None` when none is installed.
+    pub fn start(name: &str) -> Option<Self> {
+        let binary = nats_server_binary()?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let store = std::env::temp_dir().join(format!("bulkhead-nats-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut server = Self {
+            binary,
+            child: None,
+            port,
+            url: format!("nats://127.0.0.1:{port}"),
+            store,
+        };
+        server.launch();
+        Some(server)
+    }
+
+    fn launch(&mut self) {
+        let mut child = Command::new(&self.binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nats-server starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        self.child = Some(child);
+        // Ready once it says so; its log keeps being read after that.
+        let (ready, said) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Server is ready") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        said.recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("nats-server did not start on port {}", self.port));
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port
+    /// and store.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn options(&self) -> NatsOptions {
+        NatsOptions::new(self.url.clone())
+    }
+
+    /// A remote client of `service`, once `nodes` nodes are heard.
+    pub async fn client<K>(&self, service: &str, config: ClientConfig, nodes: usize) -> RemotePool<K>
+    where
+        K: bulkhead::pool::SessionKey + Serialize + DeserializeOwned,
+    {
+        let client = self.options().connect("test client").await.expect("connects");
+        let pool = RemotePool::connect(client, Subjects::new(service).expect("a name"), config)
+            .await
+            .expect("a remote pool");
+        assert!(
+            pool.wait_for_nodes(nodes, Duration::from_secs(30)).await,
+            "{nodes} nodes were not heard: {:?}",
+            pool.nodes()
+        );
+        pool
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// A node agent process serving the fixture child.
+pub struct Node {
+    child: Child,
+    pub id: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Node {
+    /// Starts `bulkhead-node` for `service` with `extra` arguments, and
+    /// waits for its ready line.
+    pub fn start(server: &Server, service: &str, id: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(NODE)
+            .args(["--nats", &server.url, "--service", service, "--node-id", id])
+            .args(["--heartbeat-ms", "200"])
+            .args(extra)
+            .arg("--")
+            .arg(bulkhead_fixture::child_program())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("bulkhead-node starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut node = Self {
+            child,
+            id: id.to_owned(),
+            lines,
+        };
+        node.expect_line("bulkhead-node: ready");
+        node
+    }
+
+    /// Waits for a stdout line starting with `prefix`.
+    pub fn expect_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("node {} did not print {prefix:?}", self.id),
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the node dies at once, with its children.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM: the node drains. Returns once it says it drained and
+    /// exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
+        self.expect_line("bulkhead-node: drained");
+        self.child.wait().expect("the node exits")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A service name unique to one test.
+pub fn service(test: &str) -> String {
+    format!("{test}-{}", std::process::id())
+}
