@@ -50,7 +50,9 @@ fn main() -> Result<(), BoxError> {
         }
     };
     println!("NATS at {url}");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(&url, quick))
 }
 
@@ -94,15 +96,29 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
         local_rtt.push(started.elapsed());
     }
     let started = Instant::now();
-    local.stream(key(), &Count { n: rows, progress_every: 0, diagnostic_every: 0 }, Counting::default()).await?;
+    local
+        .stream(
+            key(),
+            &Count {
+                n: rows,
+                progress_every: 0,
+                diagnostic_every: 0,
+            },
+            Counting::default(),
+        )
+        .await?;
     let local_rows = rows as f64 / started.elapsed().as_secs_f64();
     local.shutdown().await;
 
     // Through NATS: one node agent, one client.
     let first = node(url, &service, "bench-a", 1).await?;
     let client = NatsOptions::new(url).connect("bench client").await?;
-    let remote: RemotePool<String> =
-        RemotePool::connect(client.clone(), Subjects::new(&service)?, ClientConfig::default()).await?;
+    let remote: RemotePool<String> = RemotePool::connect(
+        client.clone(),
+        Subjects::new(&service)?,
+        ClientConfig::default(),
+    )
+    .await?;
     if !remote.wait_for_nodes(1, Duration::from_secs(10)).await {
         return Err("the node agent was not heard".into());
     }
@@ -115,13 +131,27 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     }
     let started = Instant::now();
     let summary = remote
-        .stream(KEY.into(), &Count { n: rows, progress_every: 0, diagnostic_every: 0 }, Counting::default())
+        .stream(
+            KEY.into(),
+            &Count {
+                n: rows,
+                progress_every: 0,
+                diagnostic_every: 0,
+            },
+            Counting::default(),
+        )
         .await?;
     assert_eq!(summary.rows, rows);
     let remote_rows = rows as f64 / started.elapsed().as_secs_f64();
 
-    let (local_median, local_p99) = (percentile(&mut local_rtt, 50), percentile(&mut local_rtt, 99));
-    let (remote_median, remote_p99) = (percentile(&mut remote_rtt, 50), percentile(&mut remote_rtt, 99));
+    let (local_median, local_p99) = (
+        percentile(&mut local_rtt, 50),
+        percentile(&mut local_rtt, 99),
+    );
+    let (remote_median, remote_p99) = (
+        percentile(&mut remote_rtt, 50),
+        percentile(&mut remote_rtt, 99),
+    );
     println!("round trip of a Ping ({rounds} rounds)");
     println!("  local pool   median {local_median:>8.1} us  p99 {local_p99:>8.1} us");
     println!("  through NATS median {remote_median:>8.1} us  p99 {remote_p99:>8.1} us");
@@ -162,7 +192,9 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
 async fn durable(queue: &DurableQueue, batch: &str, items: usize) -> Result<f64, BoxError> {
     let ids: Vec<String> = (0..items).map(|i| format!("i{i}")).collect();
     let started = Instant::now();
-    let commands = ids.iter().map(|id| (id.clone(), KEY.to_owned(), Burn { millis: 10 }));
+    let commands = ids
+        .iter()
+        .map(|id| (id.clone(), KEY.to_owned(), Burn { millis: 10 }));
     queue.submit(batch, commands).await?;
     let report = queue.wait(batch, ids, Duration::from_secs(300)).await?;
     let elapsed = started.elapsed();
@@ -184,8 +216,11 @@ struct OwnServer {
 impl OwnServer {
     fn start() -> Result<Self, BoxError> {
         use std::io::BufRead;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let store = std::env::temp_dir().join(format!("bulkhead-remote-bench-{}", std::process::id()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let store =
+            std::env::temp_dir().join(format!("bulkhead-remote-bench-{}", std::process::id()));
         let binary = ["nats-server", "/usr/sbin/nats-server", "/usr/local/sbin/nats-server"]
             .into_iter()
             .find(|b| Command::new(b).arg("--version").stdout(Stdio::null()).status().is_ok())

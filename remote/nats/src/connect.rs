@@ -11,7 +11,11 @@ use std::time::Duration;
 #[non_exhaustive]
 pub struct NatsOptions {
     /// Server URL(s), comma-separated.
-    #[arg(long = "nats", env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long = "nats",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub url: String,
     /// User name, with `--password`.
     #[arg(long, env = "NATS_USER")]
@@ -116,9 +120,10 @@ impl NatsOptions {
             .require_tls(self.require_tls)
             .name(name)
             .connection_timeout(Duration::from_secs(5))
-            // Reconnect for ever: a server restart must not end a node.
-            .max_reconnects(None)
-            .retry_on_initial_connect())
+            // Reconnect for ever once connected: a server restart must not
+            // end a node. The first connection fails at once instead, so
+            // that a wrong address or credentials are told.
+            .max_reconnects(None))
     }
 
     /// Connects, named `name` on the server.

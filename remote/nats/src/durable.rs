@@ -74,7 +74,9 @@ fn preview(items: &[String]) -> String {
     text
 }
 
-pub(crate) fn boxed<E: std::error::Error + Send + Sync + 'static>(what: &str) -> impl FnOnce(E) -> DurableError + '_ {
+pub(crate) fn boxed<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+) -> impl FnOnce(E) -> DurableError + '_ {
     move |source| DurableError::JetStream {
         what: what.to_owned(),
         source: Box::new(source),
@@ -186,7 +188,8 @@ impl DurableQueue {
         C: UnaryCommand,
         I: IntoIterator<Item = (String, K, C)>,
     {
-        self.submit_with_timeout::<K, C, I>(batch, items, None).await
+        self.submit_with_timeout::<K, C, I>(batch, items, None)
+            .await
     }
 
     /// As [`submit`](Self::submit), each item with a timeout on its node.
@@ -286,12 +289,13 @@ impl DurableQueue {
                 if entry.operation != kv::Operation::Put {
                     continue;
                 }
-                let record: ItemRecord = serde_json::from_slice(&entry.value).map_err(|source| {
-                    DurableError::BadRecord {
-                        key: entry.key.clone(),
-                        source,
-                    }
-                })?;
+                let record: ItemRecord =
+                    serde_json::from_slice(&entry.value).map_err(|source| {
+                        DurableError::BadRecord {
+                            key: entry.key.clone(),
+                            source,
+                        }
+                    })?;
                 missing.remove(&record.item);
                 report.records.insert(record.item.clone(), record);
             }
@@ -327,7 +331,10 @@ impl DurableQueue {
     /// Items stored and not yet acknowledged by a node.
     pub async fn pending(&self) -> Result<u64, DurableError> {
         let mut stream = self.store.stream.clone();
-        let info = stream.info().await.map_err(boxed("read the stream's state"))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(boxed("read the stream's state"))?;
         Ok(info.state.messages)
     }
 }
@@ -341,7 +348,10 @@ pub struct DurableReport {
 
 impl DurableReport {
     /// The decoded response of `item`, if it succeeded.
-    pub fn output<C: UnaryCommand>(&self, item: &str) -> Option<Result<C::Output, serde_json::Error>> {
+    pub fn output<C: UnaryCommand>(
+        &self,
+        item: &str,
+    ) -> Option<Result<C::Output, serde_json::Error>> {
         match &self.records.get(item)?.outcome {
             ItemOutcome::Ok(value) => Some(serde_json::from_str(value.get())),
             _ => None,

@@ -51,7 +51,9 @@ pub enum RemoteError {
         refusal: Option<String>,
     },
     /// Events of the request were lost or came out of order.
-    #[error("event {got} of the request on node {node} came where event {expected} was due: events were lost")]
+    #[error(
+        "event {got} of the request on node {node} came where event {expected} was due: events were lost"
+    )]
     EventsLost {
         /// The node.
         node: String,
@@ -70,7 +72,9 @@ pub enum RemoteError {
     },
     /// A row did not decode into the caller's row type. The request was
     /// cancelled.
-    #[error("row {index} of stream \"{stream}\" of command \"{command}\" does not decode: {source}")]
+    #[error(
+        "row {index} of stream \"{stream}\" of command \"{command}\" does not decode: {source}"
+    )]
     RowDecode {
         /// The command.
         command: String,
@@ -92,7 +96,9 @@ pub enum RemoteError {
         source: serde_json::Error,
     },
     /// The node's row counts disagree with the rows received.
-    #[error("command \"{command}\": node {node} reports {reported} rows on stream \"{stream}\", {received} were received")]
+    #[error(
+        "command \"{command}\": node {node} reports {reported} rows on stream \"{stream}\", {received} were received"
+    )]
     SummaryMismatch {
         /// The command.
         command: String,
@@ -135,7 +141,9 @@ pub enum RemoteError {
 }
 
 fn last_refusal(refusal: Option<&str>) -> String {
-    refusal.map(|r| format!(" (the last refusal: {r})")).unwrap_or_default()
+    refusal
+        .map(|r| format!(" (the last refusal: {r})"))
+        .unwrap_or_default()
 }
 
 impl RemoteError {

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use bulkhead_fixture::conformance::{ConformanceSleep, Slept};
 use bulkhead::Row;
+use bulkhead_fixture::conformance::{ConformanceSleep, Slept};
 use bulkhead_fixture::{Abort, Echo, Fail, Item, SleepRows};
 use bulkhead_nats::{
     ClientConfig, DurableQueue, DurableReport, ItemOutcome, NodeStatus, RemoteError, RemotePool,
@@ -24,26 +24,45 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 }
 
 async fn queue(server: &Server, name: &str) -> DurableQueue {
-    let client = server.options().connect("batch client").await.expect("connects");
+    let client = server
+        .options()
+        .connect("batch client")
+        .await
+        .expect("connects");
     DurableQueue::open(&client, Subjects::new(name).expect("a name"))
         .await
         .expect("the stream and buckets")
 }
 
 async fn submit_sleeps(queue: &DurableQueue, batch: &str, items: &[String], ms: u64) {
-    let commands = items.iter().map(|id| (id.clone(), KEY.to_owned(), ConformanceSleep { ms }));
+    let commands = items
+        .iter()
+        .map(|id| (id.clone(), KEY.to_owned(), ConformanceSleep { ms }));
     let stored = queue.submit(batch, commands).await.expect("submitted");
     assert_eq!(stored, items.len());
 }
 
 /// Every item succeeded, its outcome was written once, and nothing is
 /// left in the work queue.
-async fn assert_exactly_once(queue: &DurableQueue, batch: &str, items: &[String], report: &DurableReport, ms: u64) {
+async fn assert_exactly_once(
+    queue: &DurableQueue,
+    batch: &str,
+    items: &[String],
+    report: &DurableReport,
+    ms: u64,
+) {
     assert_eq!(report.records.len(), items.len());
     for id in items {
-        let slept = report.output::<ConformanceSleep>(id).expect("succeeded").expect("decodes");
+        let slept = report
+            .output::<ConformanceSleep>(id)
+            .expect("succeeded")
+            .expect("decodes");
         assert_eq!(slept, Slept { slept_ms: ms }, "item {id}");
-        assert_eq!(queue.writes(batch, id).await.expect("a history"), 1, "item {id}");
+        assert_eq!(
+            queue.writes(batch, id).await.expect("a history"),
+            1,
+            "item {id}"
+        );
     }
     assert_eq!(queue.pending().await.expect("the stream's state"), 0);
 }
@@ -54,7 +73,9 @@ fn node_running(id: &'static str) -> impl Fn(&[NodeStatus]) -> bool {
 
 #[test]
 fn a_node_killed_mid_batch_loses_nothing_and_each_item_is_recorded_once() {
-    let Some(server) = Server::start("kill") else { return };
+    let Some(server) = Server::start("kill") else {
+        return;
+    };
     let name = service("kill");
     let durable = ["--durable", "--ack-wait-secs", "2", "--max-attempts", "3"];
     let mut a = Node::start(&server, &name, "kill-a", &durable);
@@ -71,18 +92,41 @@ fn a_node_killed_mid_batch_loses_nothing_and_each_item_is_recorded_once() {
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     let mut rows: Vec<Row<Item>> = Vec::new();
-                    let outcome = pool.stream(KEY.into(), &SleepRows { rows: 300, every_ms: 10 }, &mut rows).await;
+                    let outcome = pool
+                        .stream(
+                            KEY.into(),
+                            &SleepRows {
+                                rows: 300,
+                                every_ms: 10,
+                            },
+                            &mut rows,
+                        )
+                        .await;
                     (outcome, rows.len())
                 })
             })
             .collect();
-        assert!(pool.wait_for(node_running("kill-a"), Duration::from_secs(30)).await);
+        assert!(
+            pool.wait_for(node_running("kill-a"), Duration::from_secs(30))
+                .await
+        );
         a.kill();
-        let report = queue.wait("kill", items.clone(), Duration::from_secs(60)).await.expect("every item ends");
+        let report = queue
+            .wait("kill", items.clone(), Duration::from_secs(60))
+            .await
+            .expect("every item ends");
         assert_exactly_once(&queue, "kill", &items, &report, 400).await;
         let redelivered = report.records.values().filter(|r| r.deliveries > 1).count();
-        assert!(redelivered > 0, "the killed node's items were delivered again");
-        assert!(report.records.values().all(|r| r.node != "kill-a" || r.deliveries == 1));
+        assert!(
+            redelivered > 0,
+            "the killed node's items were delivered again"
+        );
+        assert!(
+            report
+                .records
+                .values()
+                .all(|r| r.node != "kill-a" || r.deliveries == 1)
+        );
         for stream in streams {
             match stream.await.expect("joins") {
                 (Ok(summary), rows) => assert_eq!((summary.rows, rows), (300, 300)),
@@ -95,30 +139,71 @@ fn a_node_killed_mid_batch_loses_nothing_and_each_item_is_recorded_once() {
 
 #[test]
 fn an_item_that_ends_its_child_every_time_is_recorded_as_poison() {
-    let Some(server) = Server::start("poison") else { return };
+    let Some(server) = Server::start("poison") else {
+        return;
+    };
     let name = service("poison");
-    let _a = Node::start(&server, &name, "poison-a", &["--durable", "--max-attempts", "2"]);
+    let _a = Node::start(
+        &server,
+        &name,
+        "poison-a",
+        &["--durable", "--max-attempts", "2"],
+    );
     watchdog(async {
         let _pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
         let queue = queue(&server, &name).await;
         let key = || KEY.to_owned();
         let echo = |text: &str| Echo { text: text.into() };
-        queue.submit("p", [("good-1".into(), key(), echo("one"))]).await.expect("submitted");
-        let abort = Abort { message: "poisoned input".into() };
-        queue.submit("p", [("abort".into(), key(), abort)]).await.expect("submitted");
-        let fail = Fail { message: "refused".into(), code: 3 };
-        queue.submit("p", [("fail".into(), key(), fail)]).await.expect("submitted");
-        queue.submit("p", [("good-2".into(), key(), echo("two"))]).await.expect("submitted");
+        queue
+            .submit("p", [("good-1".into(), key(), echo("one"))])
+            .await
+            .expect("submitted");
+        let abort = Abort {
+            message: "poisoned input".into(),
+        };
+        queue
+            .submit("p", [("abort".into(), key(), abort)])
+            .await
+            .expect("submitted");
+        let fail = Fail {
+            message: "refused".into(),
+            code: 3,
+        };
+        queue
+            .submit("p", [("fail".into(), key(), fail)])
+            .await
+            .expect("submitted");
+        queue
+            .submit("p", [("good-2".into(), key(), echo("two"))])
+            .await
+            .expect("submitted");
         // An item that is not one: published straight onto the stream.
         let raw = server.options().connect("raw").await.expect("connects");
         let subject = Subjects::new(&name).expect("a name").item("p", "garbage");
-        raw.publish(subject, "{not json".into()).await.expect("published");
+        raw.publish(subject, "{not json".into())
+            .await
+            .expect("published");
         raw.flush().await.expect("flushed");
 
         let items = ["good-1", "abort", "fail", "good-2", "garbage"].map(String::from);
-        let report = queue.wait("p", items.clone(), Duration::from_secs(60)).await.expect("every item ends");
-        assert_eq!(report.output::<Echo>("good-1").expect("ok").expect("decodes"), "one");
-        assert_eq!(report.output::<Echo>("good-2").expect("ok").expect("decodes"), "two");
+        let report = queue
+            .wait("p", items.clone(), Duration::from_secs(60))
+            .await
+            .expect("every item ends");
+        assert_eq!(
+            report
+                .output::<Echo>("good-1")
+                .expect("ok")
+                .expect("decodes"),
+            "one"
+        );
+        assert_eq!(
+            report
+                .output::<Echo>("good-2")
+                .expect("ok")
+                .expect("decodes"),
+            "two"
+        );
         assert_eq!(report.counts(), (2, 2, 1));
 
         let abort = &report.records["abort"];
@@ -130,11 +215,18 @@ fn an_item_that_ends_its_child_every_time_is_recorded_as_poison() {
         assert_eq!(last.kind, "child_exited");
         let exit = last.exit.as_ref().expect("its exit");
         assert_eq!(exit.signal_name.as_deref(), Some("SIGABRT"));
-        assert!(last.stderr_tail.as_deref().unwrap_or_default().contains("poisoned input"));
+        assert!(
+            last.stderr_tail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("poisoned input")
+        );
 
         let fail = &report.records["fail"];
         assert_eq!(fail.deliveries, 1, "a handler error is not retried");
-        let ItemOutcome::Failed(failure) = &fail.outcome else { panic!("failed: {fail:?}") };
+        let ItemOutcome::Failed(failure) = &fail.outcome else {
+            panic!("failed: {fail:?}")
+        };
         assert_eq!(failure.kind, "remote");
 
         let ItemOutcome::Failed(garbage) = &report.records["garbage"].outcome else {
@@ -150,7 +242,9 @@ fn an_item_that_ends_its_child_every_time_is_recorded_as_poison() {
 
 #[test]
 fn a_drained_node_finishes_what_it_runs_and_loses_nothing() {
-    let Some(server) = Server::start("drain") else { return };
+    let Some(server) = Server::start("drain") else {
+        return;
+    };
     let name = service("drain");
     let mut a = Node::start(&server, &name, "drain-a", &["--durable"]);
     let _b = Node::start(&server, &name, "drain-b", &["--durable"]);
@@ -166,7 +260,10 @@ fn a_drained_node_finishes_what_it_runs_and_loses_nothing() {
                 pool.run(calls, 4).await
             }
         });
-        assert!(pool.wait_for(node_running("drain-a"), Duration::from_secs(30)).await);
+        assert!(
+            pool.wait_for(node_running("drain-a"), Duration::from_secs(30))
+                .await
+        );
         let status = tokio::task::spawn_blocking(move || {
             let status = a.terminate();
             drop(a);
@@ -178,19 +275,38 @@ fn a_drained_node_finishes_what_it_runs_and_loses_nothing() {
         for outcome in calls.await.expect("joins") {
             assert_eq!(outcome.expect("no call is lost"), Slept { slept_ms: 300 });
         }
-        let report = queue.wait("drain", items.clone(), Duration::from_secs(60)).await.expect("every item ends");
+        let report = queue
+            .wait("drain", items.clone(), Duration::from_secs(60))
+            .await
+            .expect("every item ends");
         assert_exactly_once(&queue, "drain", &items, &report, 300).await;
-        let by_a = report.records.values().filter(|r| r.node == "drain-a").count();
+        let by_a = report
+            .records
+            .values()
+            .filter(|r| r.node == "drain-a")
+            .count();
         assert!(by_a > 0, "the drained node recorded what it ran");
     });
 }
 
 #[test]
 fn a_nats_server_restart_mid_batch_loses_nothing() {
-    let Some(mut server) = Server::start("restart") else { return };
+    let Some(mut server) = Server::start("restart") else {
+        return;
+    };
     let name = service("restart");
-    let _a = Node::start(&server, &name, "restart-a", &["--durable", "--ack-wait-secs", "2"]);
-    let _b = Node::start(&server, &name, "restart-b", &["--durable", "--ack-wait-secs", "2"]);
+    let _a = Node::start(
+        &server,
+        &name,
+        "restart-a",
+        &["--durable", "--ack-wait-secs", "2"],
+    );
+    let _b = Node::start(
+        &server,
+        &name,
+        "restart-b",
+        &["--durable", "--ack-wait-secs", "2"],
+    );
     watchdog(async {
         let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
         let queue = queue(&server, &name).await;

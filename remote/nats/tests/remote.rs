@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bulkhead::{Row, Sink, SinkError};
 use bulkhead_fixture::{
-    Abort, Count, Echo, Fail, Inject, Item, Leak, Segfault, Session, SessionState, SleepRows,
+    Abort, Balloon, Count, Echo, Fail, Inject, Item, Segfault, Session, SessionState, SleepRows,
     Spin,
 };
 use bulkhead_nats::{ClientConfig, RemoteError, RemotePool};
@@ -27,18 +27,37 @@ fn key() -> String {
 
 #[test]
 fn calls_and_streams_reach_the_sink_in_order_and_once() {
-    let Some(server) = Server::start("calls") else { return };
+    let Some(server) = Server::start("calls") else {
+        return;
+    };
     let name = service("calls");
     let _a = Node::start(&server, &name, "calls-a", &[]);
     let _b = Node::start(&server, &name, "calls-b", &[]);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default().credits(32), 2).await;
-        let echoed = pool.call(key(), &Echo { text: "across the wire".into() }).await;
+        let pool: RemotePool<String> = server
+            .client(&name, ClientConfig::default().credits(32), 2)
+            .await;
+        let echoed = pool
+            .call(
+                key(),
+                &Echo {
+                    text: "across the wire".into(),
+                },
+            )
+            .await;
         assert_eq!(echoed.expect("echo"), "across the wire");
 
         let mut rows: Vec<Row<Item>> = Vec::new();
         let summary = pool
-            .stream(key(), &Count { n: 5_000, progress_every: 100, diagnostic_every: 1_000 }, &mut rows)
+            .stream(
+                key(),
+                &Count {
+                    n: 5_000,
+                    progress_every: 100,
+                    diagnostic_every: 1_000,
+                },
+                &mut rows,
+            )
             .await
             .expect("the stream ends well");
         assert_eq!(summary.rows, 5_000);
@@ -50,7 +69,14 @@ fn calls_and_streams_reach_the_sink_in_order_and_once() {
         }
 
         // Many at once, spread over both nodes.
-        let items = (0..40).map(|i| (key(), Echo { text: format!("item {i}") }));
+        let items = (0..40).map(|i| {
+            (
+                key(),
+                Echo {
+                    text: format!("item {i}"),
+                },
+            )
+        });
         let outcomes = pool.run(items, 8).await;
         for (i, outcome) in outcomes.into_iter().enumerate() {
             assert_eq!(outcome.expect("every call succeeds"), format!("item {i}"));
@@ -60,7 +86,9 @@ fn calls_and_streams_reach_the_sink_in_order_and_once() {
 
 #[test]
 fn failures_keep_their_classification_across_the_wire() {
-    let Some(server) = Server::start("failures") else { return };
+    let Some(server) = Server::start("failures") else {
+        return;
+    };
     let name = service("failures");
     let _node = Node::start(
         &server,
@@ -72,37 +100,80 @@ fn failures_keep_their_classification_across_the_wire() {
         let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
         let failure = |error: RemoteError| {
             assert_eq!(error.node(), Some("failures-a"), "{error}");
-            error.failure().cloned().unwrap_or_else(|| panic!("a node failure, not {error}"))
+            error
+                .failure()
+                .cloned()
+                .unwrap_or_else(|| panic!("a node failure, not {error}"))
         };
 
-        let abort = pool.call(key(), &Abort { message: "remote abort".into() }).await;
+        let abort = pool
+            .call(
+                key(),
+                &Abort {
+                    message: "remote abort".into(),
+                },
+            )
+            .await;
         let abort = failure(abort.expect_err("the child aborts"));
         assert_eq!(abort.kind, "child_exited");
         let exit = abort.exit.expect("the exit is kept");
         assert_eq!(exit.signal_name.as_deref(), Some("SIGABRT"));
-        assert!(abort.stderr_tail.unwrap_or_default().contains("remote abort"));
+        assert!(
+            abort
+                .stderr_tail
+                .unwrap_or_default()
+                .contains("remote abort")
+        );
         assert!(abort.message.contains("SIGABRT"), "{}", abort.message);
 
-        let segv = failure(pool.call(key(), &Segfault {}).await.expect_err("the child crashes"));
-        assert_eq!(segv.exit.and_then(|e| e.signal_name).as_deref(), Some("SIGSEGV"));
+        let segv = failure(
+            pool.call(key(), &Segfault {})
+                .await
+                .expect_err("the child crashes"),
+        );
+        assert_eq!(
+            segv.exit.and_then(|e| e.signal_name).as_deref(),
+            Some("SIGSEGV")
+        );
 
-        let spin = failure(pool.call(key(), &Spin {}).await.expect_err("the child spins"));
+        let spin = failure(
+            pool.call(key(), &Spin {})
+                .await
+                .expect_err("the child spins"),
+        );
         assert_eq!(spin.kind, "timeout");
         assert_eq!(spin.limit_ms, Some(1_000));
 
-        let leak = failure(pool.call(key(), &Leak { mib: 400 }).await.expect_err("too big"));
+        let leak = failure(
+            pool.call(key(), &Balloon { mib: 400 })
+                .await
+                .expect_err("too big"),
+        );
         assert_eq!(leak.kind, "memory_limit", "{}", leak.message);
-        assert_eq!(leak.memory.expect("the limit is kept").limit, 96 * 1024 * 1024);
+        assert_eq!(
+            leak.memory.expect("the limit is kept").limit,
+            96 * 1024 * 1024
+        );
 
-        let garbage = Inject { before: 2, bytes: vec![0, 0, 0, 4, 0xff, 1, 2, 3], exit: false };
+        let garbage = Inject {
+            before: 2,
+            bytes: vec![0, 0, 0, 4, 0xff, 1, 2, 3],
+            exit: false,
+        };
         let mut rows: Vec<Row<Item>> = Vec::new();
-        let framing = pool.stream(key(), &garbage, &mut rows).await.expect_err("bad frames");
+        let framing = pool
+            .stream(key(), &garbage, &mut rows)
+            .await
+            .expect_err("bad frames");
         let framing = failure(framing);
         assert_eq!(framing.kind, "frame", "{}", framing.message);
         assert_eq!(framing.rows_delivered, 2);
         assert_eq!(rows.len(), 2, "the good rows came before the failure");
 
-        let fail = Fail { message: "no such lemma".into(), code: 7 };
+        let fail = Fail {
+            message: "no such lemma".into(),
+            code: 7,
+        };
         let handler = failure(pool.call(key(), &fail).await.expect_err("a handler error"));
         assert_eq!(handler.kind, "remote");
         let remote = handler.remote.expect("the child's error is kept");
@@ -110,14 +181,23 @@ fn failures_keep_their_classification_across_the_wire() {
         assert_eq!(remote.detail.expect("with its detail")["code"], 7);
 
         // After all that, the node still serves.
-        let echoed = pool.call(key(), &Echo { text: "still here".into() }).await;
+        let echoed = pool
+            .call(
+                key(),
+                &Echo {
+                    text: "still here".into(),
+                },
+            )
+            .await;
         assert_eq!(echoed.expect("the node recovered"), "still here");
     });
 }
 
 #[test]
 fn requests_for_a_key_go_to_a_node_warm_for_it() {
-    let Some(server) = Server::start("affinity") else { return };
+    let Some(server) = Server::start("affinity") else {
+        return;
+    };
     let name = service("affinity");
     let _a = Node::start(&server, &name, "affinity-a", &["--workers", "1"]);
     let _b = Node::start(&server, &name, "affinity-b", &["--workers", "1"]);
@@ -126,18 +206,30 @@ fn requests_for_a_key_go_to_a_node_warm_for_it() {
         let first: SessionState = pool.call("alpha".into(), &Session {}).await.expect("opens");
         assert_eq!(first.opens, 1);
         let warm = |nodes: &[bulkhead_nats::NodeStatus]| {
-            nodes.iter().any(|n| n.warm.iter().any(|(key, _)| key.text() == "\"alpha\""))
+            nodes
+                .iter()
+                .any(|n| n.warm.iter().any(|(key, _)| key.text() == "\"alpha\""))
                 && nodes.iter().all(|n| n.leased == 0)
         };
-        assert!(pool.wait_for(warm, Duration::from_secs(10)).await, "no node says it is warm");
+        assert!(
+            pool.wait_for(warm, Duration::from_secs(10)).await,
+            "no node says it is warm"
+        );
         for _ in 0..10 {
-            let state = pool.call("alpha".into(), &Session {}).await.expect("a warm call");
+            let state = pool
+                .call("alpha".into(), &Session {})
+                .await
+                .expect("a warm call");
             assert_eq!(state.opens, 1, "the warm child served it, no new open");
         }
         let counted = |nodes: &[bulkhead_nats::NodeStatus]| {
             nodes.iter().map(|n| n.warm_hits).sum::<u64>() >= 10
         };
-        assert!(pool.wait_for(counted, Duration::from_secs(10)).await, "{:?}", pool.nodes());
+        assert!(
+            pool.wait_for(counted, Duration::from_secs(10)).await,
+            "{:?}",
+            pool.nodes()
+        );
         let nodes = pool.nodes();
         let opened: u64 = nodes.iter().map(|n| n.sessions_opened).sum();
         assert_eq!(opened, 1, "one session was opened in all: {nodes:?}");
@@ -170,37 +262,66 @@ impl Sink<Row<Item>> for Stalling {
 
 #[test]
 fn a_slow_sink_slows_the_child_and_memory_stays_bounded() {
-    let Some(server) = Server::start("backpressure") else { return };
+    let Some(server) = Server::start("backpressure") else {
+        return;
+    };
     let name = service("backpressure");
     let node = Node::start(&server, &name, "backpressure-a", &[]);
     let credits = 64;
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default().credits(credits), 1).await;
+        let pool: RemotePool<String> = server
+            .client(&name, ClientConfig::default().credits(credits), 1)
+            .await;
         let taken = Arc::new(AtomicU64::new(0));
         let release = Arc::new(AtomicBool::new(false));
         let waker = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
-        let sink = Stalling { taken: taken.clone(), open: 1_000, release: release.clone(), waker: waker.clone() };
+        let sink = Stalling {
+            taken: taken.clone(),
+            open: 1_000,
+            release: release.clone(),
+            waker: waker.clone(),
+        };
         let total = 100_000;
         let stream = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.stream(key(), &Count { n: total, progress_every: 0, diagnostic_every: 0 }, sink).await }
+            async move {
+                pool.stream(
+                    key(),
+                    &Count {
+                        n: total,
+                        progress_every: 0,
+                        diagnostic_every: 0,
+                    },
+                    sink,
+                )
+                .await
+            }
         });
         // While the sink is stalled, heartbeat after heartbeat, the node
         // publishes no more than the credit it was given.
         let stalled = |nodes: &[bulkhead_nats::NodeStatus]| nodes.iter().any(|n| n.events >= 1_000);
-        assert!(pool.wait_for(stalled, Duration::from_secs(30)).await, "no rows came");
+        assert!(
+            pool.wait_for(stalled, Duration::from_secs(30)).await,
+            "no rows came"
+        );
         let mut published = Vec::new();
         for _ in 0..5 {
             let beat = pool.nodes()[0].beat;
             let next = |nodes: &[bulkhead_nats::NodeStatus]| nodes[0].beat > beat;
-            assert!(pool.wait_for(next, Duration::from_secs(5)).await, "no heartbeat");
+            assert!(
+                pool.wait_for(next, Duration::from_secs(5)).await,
+                "no heartbeat"
+            );
             published.push(pool.nodes()[0].events);
         }
         let events = *published.last().expect("samples");
         assert_eq!(taken.load(Ordering::SeqCst), 1_000);
         // One accepted event, the rows the sink took, and at most one
         // window ahead of it.
-        assert!(events <= 1 + 1_000 + credits, "the node ran ahead of its credit: {published:?}");
+        assert!(
+            events <= 1 + 1_000 + credits,
+            "the node ran ahead of its credit: {published:?}"
+        );
         let rss = rss_kib(node.pid());
         release.store(true, Ordering::SeqCst);
         if let Some(waker) = waker.lock().expect("the waker").take() {
@@ -210,10 +331,15 @@ fn a_slow_sink_slows_the_child_and_memory_stays_bounded() {
         assert_eq!(summary.rows, total);
         assert_eq!(taken.load(Ordering::SeqCst), total);
         let peak = peak_kib(node.pid());
-        eprintln!("events published while stalled: {published:?}; node RSS {rss} KiB, peak {peak} KiB");
+        eprintln!(
+            "events published while stalled: {published:?}; node RSS {rss} KiB, peak {peak} KiB"
+        );
         // 100,000 rows are about 12 MiB of JSON; the node never held more
         // than a window of them.
-        assert!(peak < rss + 8 * 1024, "the node grew from {rss} KiB to a peak of {peak} KiB");
+        assert!(
+            peak < rss + 8 * 1024,
+            "the node grew from {rss} KiB to a peak of {peak} KiB"
+        );
     });
 }
 
@@ -236,7 +362,9 @@ fn peak_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_killed_node_fails_its_requests_with_node_lost() {
-    let Some(server) = Server::start("lost") else { return };
+    let Some(server) = Server::start("lost") else {
+        return;
+    };
     let name = service("lost");
     let mut node = Node::start(&server, &name, "lost-a", &[]);
     watchdog(async {
@@ -252,7 +380,17 @@ fn a_killed_node_fails_its_requests_with_node_lost() {
         };
         let stream = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.stream(key(), &SleepRows { rows: 100_000, every_ms: 5 }, sink).await }
+            async move {
+                pool.stream(
+                    key(),
+                    &SleepRows {
+                        rows: 100_000,
+                        every_ms: 5,
+                    },
+                    sink,
+                )
+                .await
+            }
         });
         let flowing = |nodes: &[bulkhead_nats::NodeStatus]| nodes.iter().any(|n| n.events > 10);
         assert!(pool.wait_for(flowing, Duration::from_secs(30)).await);
@@ -261,52 +399,94 @@ fn a_killed_node_fails_its_requests_with_node_lost() {
         let error = stream.await.expect("joins").expect_err("the node is gone");
         let noticed = killed.elapsed();
         match &error {
-            RemoteError::NodeLost { node, silent_for, rows_delivered } => {
+            RemoteError::NodeLost {
+                node,
+                silent_for,
+                rows_delivered,
+            } => {
                 assert_eq!(node, "lost-a");
                 assert!(*silent_for > Duration::from_millis(600), "{silent_for:?}");
                 assert!(*rows_delivered > 0);
             }
             other => panic!("expected NodeLost, got {other}"),
         }
-        assert!(error.to_string().starts_with("node lost-a was lost: no heartbeat for"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("node lost-a was lost: no heartbeat for"),
+            "{error}"
+        );
         // 3 heartbeats of 200 ms, and the check's own period: well under
         // the watchdog.
-        assert!(noticed < Duration::from_secs(10), "noticed after {noticed:?}");
+        assert!(
+            noticed < Duration::from_secs(10),
+            "noticed after {noticed:?}"
+        );
         // With no node left, a new request is not taken and says so.
         let config = ClientConfig::default().accept_timeout(Duration::from_millis(500));
-        let client = server.options().connect("late client").await.expect("connects");
-        let late: RemotePool<String> =
-            RemotePool::connect(client, bulkhead_nats::Subjects::new(&name).expect("a name"), config)
-                .await
-                .expect("a client");
-        let refused = late.call(key(), &Echo { text: "anyone?".into() }).await.expect_err("nobody");
+        let client = server
+            .options()
+            .connect("late client")
+            .await
+            .expect("connects");
+        let late: RemotePool<String> = RemotePool::connect(
+            client,
+            bulkhead_nats::Subjects::new(&name).expect("a name"),
+            config,
+        )
+        .await
+        .expect("a client");
+        let refused = late
+            .call(
+                key(),
+                &Echo {
+                    text: "anyone?".into(),
+                },
+            )
+            .await
+            .expect_err("nobody");
         assert_eq!(refused.kind(), "no_node", "{refused}");
     });
 }
 
 #[test]
 fn bad_messages_get_typed_answers_and_lose_nothing() {
-    let Some(server) = Server::start("bad") else { return };
+    let Some(server) = Server::start("bad") else {
+        return;
+    };
     let name = service("bad");
     let _node = Node::start(&server, &name, "bad-a", &[]);
     watchdog(async {
         let subjects = bulkhead_nats::Subjects::new(&name).expect("a name");
         let raw = server.options().connect("raw").await.expect("connects");
         // Garbage where requests, control messages and heartbeats go.
-        for subject in [subjects.requests(), subjects.node_control("bad-a"), subjects.heartbeat("bad-a")] {
-            raw.publish(subject, "\u{0}not json".into()).await.expect("published");
+        for subject in [
+            subjects.requests(),
+            subjects.node_control("bad-a"),
+            subjects.heartbeat("bad-a"),
+        ] {
+            raw.publish(subject, "\u{0}not json".into())
+                .await
+                .expect("published");
         }
         // A request that names its reply but is otherwise wrong.
         let inbox = raw.new_inbox();
         let mut replies = raw.subscribe(inbox.clone()).await.expect("subscribed");
         let body = serde_json::json!({ "id": "x-1", "reply": inbox, "command": 7 });
-        raw.publish(subjects.requests(), body.to_string().into()).await.expect("published");
+        raw.publish(subjects.requests(), body.to_string().into())
+            .await
+            .expect("published");
         let reply = replies.next().await.expect("an answer");
         let event: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
         assert_eq!(event["seq"], 0);
         assert_eq!(event["body"]["failed"]["kind"], "bad_request", "{event}");
-        let message = event["body"]["failed"]["message"].as_str().expect("a message");
-        assert!(message.starts_with("node bad-a could not read the request"), "{message}");
+        let message = event["body"]["failed"]["message"]
+            .as_str()
+            .expect("a message");
+        assert!(
+            message.starts_with("node bad-a could not read the request"),
+            "{message}"
+        );
 
         // An unknown command is the child's typed refusal.
         let inbox = raw.new_inbox();
@@ -315,7 +495,9 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
             "id": "x-2", "reply": inbox, "command": "no.such.command", "args": {},
             "key": "plain", "stream": false, "credits": 4
         });
-        raw.publish(subjects.requests(), job.to_string().into()).await.expect("published");
+        raw.publish(subjects.requests(), job.to_string().into())
+            .await
+            .expect("published");
         let mut events = Vec::new();
         while let Some(reply) = replies.next().await {
             let event: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
@@ -334,12 +516,22 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
         let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
         let mut wrong: Vec<Row<String>> = Vec::new();
         let numbers = NumbersAsStrings { n: 3 };
-        let wrong_rows = pool.stream(key(), &numbers, &mut wrong).await.expect_err("not strings");
+        let wrong_rows = pool
+            .stream(key(), &numbers, &mut wrong)
+            .await
+            .expect_err("not strings");
         assert_eq!(wrong_rows.kind(), "row_decode", "{wrong_rows}");
         assert!(wrong.is_empty());
 
         // And the node still serves.
-        let echoed = pool.call(key(), &Echo { text: "fine".into() }).await;
+        let echoed = pool
+            .call(
+                key(),
+                &Echo {
+                    text: "fine".into(),
+                },
+            )
+            .await;
         assert_eq!(echoed.expect("still serving"), "fine");
     });
 }
@@ -349,4 +541,74 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
 #[command(name = "numbers", row = String, summary = u64)]
 struct NumbersAsStrings {
     n: u64,
+}
+
+#[test]
+fn a_partitioned_node_is_lost_then_heard_again_once_healed() {
+    let Some(server) = Server::start("partition") else {
+        return;
+    };
+    let name = service("partition");
+    let a = Node::start(&server, &name, "partition-a", &["--workers", "1"]);
+    let b = Node::start(&server, &name, "partition-b", &["--workers", "1"]);
+    if !a.on_own_host() {
+        eprintln!("skipped: a partition needs network namespaces (root and `ip`)");
+        return;
+    }
+    watchdog(async {
+        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
+        let stream = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let sink = bulkhead::sink::Discard;
+                pool.stream(
+                    key(),
+                    &SleepRows {
+                        rows: 100_000,
+                        every_ms: 5,
+                    },
+                    sink,
+                )
+                .await
+            }
+        });
+        let flowing = |nodes: &[bulkhead_nats::NodeStatus]| {
+            nodes.iter().any(|n| n.running > 0 && n.events > 10)
+        };
+        assert!(pool.wait_for(flowing, Duration::from_secs(30)).await);
+        let busy = pool
+            .nodes()
+            .into_iter()
+            .find(|n| n.running > 0)
+            .expect("a busy node")
+            .node;
+        let (cut, other) = if busy == a.id { (&a, &b) } else { (&b, &a) };
+        assert!(cut.cut());
+        match stream.await.expect("joins") {
+            Err(RemoteError::NodeLost { node, .. }) => assert_eq!(node, busy),
+            other => panic!("expected NodeLost, got {other:?}"),
+        }
+        // The other node serves meanwhile.
+        let echoed = pool
+            .call(
+                key(),
+                &Echo {
+                    text: "around the cut".into(),
+                },
+            )
+            .await;
+        assert_eq!(echoed.expect("served by the other node"), "around the cut");
+        let others =
+            |nodes: &[bulkhead_nats::NodeStatus]| nodes.len() == 1 && nodes[0].node == other.id;
+        assert!(
+            pool.wait_for(others, Duration::from_secs(10)).await,
+            "{:?}",
+            pool.nodes()
+        );
+        cut.heal();
+        assert!(
+            pool.wait_for_nodes(2, Duration::from_secs(30)).await,
+            "the healed node was not heard again"
+        );
+    });
 }

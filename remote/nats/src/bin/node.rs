@@ -30,6 +30,10 @@ struct Args {
     /// Milliseconds between two heartbeats.
     #[arg(long, default_value_t = 1000)]
     heartbeat_ms: u64,
+    /// Cancel a request whose client sent nothing for this many
+    /// milliseconds (its keep-alives come every heartbeat interval).
+    #[arg(long, default_value_t = 10_000)]
+    client_silence_ms: u64,
     /// Each request's timeout, in seconds, unless the client gives one.
     #[arg(long)]
     timeout_secs: Option<f64>,
@@ -57,7 +61,10 @@ fn main() -> ExitCode {
         .with_max_level(tracing::Level::INFO)
         .init();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("bulkhead-node: could not start the runtime: {err}");
@@ -76,15 +83,19 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let subjects = Subjects::with_prefix(&args.prefix, &args.service)?;
     let node = args.node_id.clone().unwrap_or_else(default_node_id);
-    let mut config =
-        NodeConfig::new(subjects, &node)?.heartbeat(Duration::from_millis(args.heartbeat_ms.max(10)));
+    let mut config = NodeConfig::new(subjects, &node)?
+        .heartbeat(Duration::from_millis(args.heartbeat_ms.max(10)))
+        .client_silence(Duration::from_millis(args.client_silence_ms));
     if args.durable {
         let durable = DurableConfig::default()
             .ack_wait(Duration::from_secs_f64(args.ack_wait_secs))
             .max_attempts(args.max_attempts);
         config = config.durable(durable);
     }
-    let (program, child_args) = args.child.split_first().ok_or("no child program was given")?;
+    let (program, child_args) = args
+        .child
+        .split_first()
+        .ok_or("no child program was given")?;
     let mut worker = Worker::builder(program).args(child_args);
     if let Some(secs) = args.timeout_secs {
         worker = worker.request_timeout(Duration::from_secs_f64(secs));
@@ -92,10 +103,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mib) = args.rss_limit_mib {
         worker = worker.rss_hard_limit(mib * 1024 * 1024);
     }
-    let pool = Pool::builder(worker).max_workers(args.workers.max(1)).build()?;
+    let pool = Pool::builder(worker)
+        .max_workers(args.workers.max(1))
+        .build()?;
     let client = args.nats.connect(&format!("bulkhead-node {node}")).await?;
     let agent = NodeAgent::start(client, pool, config).await?;
-    println!("bulkhead-node: ready, node {node}, service {}", args.service);
+    println!(
+        "bulkhead-node: ready, node {node}, service {}",
+        args.service
+    );
     stopped().await;
     eprintln!("bulkhead-node: draining node {node}");
     agent.drain().await;

@@ -226,7 +226,11 @@ impl<K: SessionKey> RemotePool<K> {
     }
 
     /// Runs a unary command on a node, warm for `key` where possible.
-    pub async fn call<C: UnaryCommand>(&self, key: K, command: &C) -> Result<C::Output, RemoteError> {
+    pub async fn call<C: UnaryCommand>(
+        &self,
+        key: K,
+        command: &C,
+    ) -> Result<C::Output, RemoteError> {
         let call = self.call_of(&key, command, false)?;
         let done = self.shared.execute(&call, &mut NoRows).await?;
         serde_json::from_str(done.output.get()).map_err(|source| RemoteError::OutputDecode {
@@ -269,7 +273,11 @@ impl<K: SessionKey> RemotePool<K> {
     /// returns their outcomes in input order. A failed item does not stop
     /// the others. For a batch that must finish even if the client dies,
     /// see [`DurableQueue`](crate::DurableQueue).
-    pub async fn run<C, I>(&self, items: I, concurrency: usize) -> Vec<Result<C::Output, RemoteError>>
+    pub async fn run<C, I>(
+        &self,
+        items: I,
+        concurrency: usize,
+    ) -> Vec<Result<C::Output, RemoteError>>
     where
         C: UnaryCommand,
         I: IntoIterator<Item = (K, C)>,

@@ -99,7 +99,12 @@ impl Nodes {
     /// The node for a request with `key`: a live node warm for it with a
     /// free worker, else the live node with the most free workers; `None`
     /// when no node has a free worker (the queue group decides).
-    pub(crate) fn pick(&self, key: &WireKey, missed: u32, exclude: &HashSet<String>) -> Option<String> {
+    pub(crate) fn pick(
+        &self,
+        key: &WireKey,
+        missed: u32,
+        exclude: &HashSet<String>,
+    ) -> Option<String> {
         let mut table = self.table.lock().ok()?;
         let candidates = table.values().filter(|node| {
             !exclude.contains(&node.status.node)

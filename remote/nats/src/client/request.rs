@@ -36,7 +36,12 @@ pub(crate) struct Done {
 /// Where a request's rows go.
 pub(crate) trait Rows: Send {
     /// Delivers one row, waiting until the sink takes it.
-    async fn deliver(&mut self, stream: &str, index: u64, value: &RawValue) -> Result<(), RemoteError>;
+    async fn deliver(
+        &mut self,
+        stream: &str,
+        index: u64,
+        value: &RawValue,
+    ) -> Result<(), RemoteError>;
 
     /// Rows delivered per stream.
     fn counts(&self) -> &BTreeMap<String, u64>;
@@ -82,7 +87,12 @@ impl<R, S> TypedRows<R, S> {
 }
 
 impl<R: DeserializeOwned + Send, S: Sink<Row<R>>> Rows for TypedRows<R, S> {
-    async fn deliver(&mut self, stream: &str, index: u64, value: &RawValue) -> Result<(), RemoteError> {
+    async fn deliver(
+        &mut self,
+        stream: &str,
+        index: u64,
+        value: &RawValue,
+    ) -> Result<(), RemoteError> {
         let value = serde_json::from_str(value.get()).map_err(|source| RemoteError::RowDecode {
             command: self.command.to_owned(),
             stream: stream.to_owned(),
@@ -167,7 +177,9 @@ impl Flight<'_> {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                let _ = client.publish(subject.clone(), keepalive.clone().into()).await;
+                let _ = client
+                    .publish(subject.clone(), keepalive.clone().into())
+                    .await;
             }
         }));
         self.node = Some(node);
@@ -217,14 +229,21 @@ impl Drop for Flight<'_> {
 enum Round {
     Done(Done),
     /// The node refused before running anything: try another.
-    Refused { node: String, reason: String },
+    Refused {
+        node: String,
+        reason: String,
+    },
 }
 
 impl Shared {
     /// Sends the request to a node and follows it to its end. A node that
     /// refuses (it is draining) is left out and another is asked, until
     /// the accept timeout.
-    pub(crate) async fn execute(&self, call: &Call<'_>, rows: &mut impl Rows) -> Result<Done, RemoteError> {
+    pub(crate) async fn execute(
+        &self,
+        call: &Call<'_>,
+        rows: &mut impl Rows,
+    ) -> Result<Done, RemoteError> {
         let started = Instant::now();
         let mut exclude = HashSet::new();
         let mut refusal = None;
@@ -255,14 +274,20 @@ impl Shared {
         started: Instant,
     ) -> Result<Round, RemoteError> {
         let nats = |what| move |source| RemoteError::Nats { what, source };
-        let id = format!("{}-{}", self.id, self.counter.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "{}-{}",
+            self.id,
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        );
         let inbox = self.client.new_inbox();
         let events = self
             .client
             .subscribe(inbox.clone())
             .await
             .map_err(|e| nats("subscribe to the reply subject")(Box::new(e)))?;
-        let node = self.nodes.pick(&call.key, self.config.missed_heartbeats, exclude);
+        let node = self
+            .nodes
+            .pick(&call.key, self.config.missed_heartbeats, exclude);
         let subject = match &node {
             Some(node) => self.subjects.node_requests(node),
             None => self.subjects.requests(),
@@ -299,7 +324,8 @@ impl Shared {
             .await
             .map_err(|e| nats("publish the request")(Box::new(e)))?;
         let sent = Instant::now();
-        self.follow(events, &mut flight, call, rows, started, sent).await
+        self.follow(events, &mut flight, call, rows, started, sent)
+            .await
     }
 
     async fn follow(
@@ -352,7 +378,10 @@ impl Shared {
                 detail: err.to_string(),
             })?;
             for event in events {
-                if let Some(round) = self.on_event(event, &mut expected, flight, call, rows, sent).await? {
+                if let Some(round) = self
+                    .on_event(event, &mut expected, flight, call, rows, sent)
+                    .await?
+                {
                     return Ok(round);
                 }
             }

@@ -172,7 +172,16 @@ async fn handle(shared: &Shared, setup: &Setup, message: Message) {
         Ok(body) => body,
         Err(err) => {
             let failure = Failure::new("bad_item", format!("item {key} does not parse: {err}"));
-            record(setup, &message, &key, item, node, deliveries, ItemOutcome::Failed(failure)).await;
+            record(
+                setup,
+                &message,
+                &key,
+                item,
+                node,
+                deliveries,
+                ItemOutcome::Failed(failure),
+            )
+            .await;
             return;
         }
     };
@@ -199,10 +208,15 @@ async fn handle(shared: &Shared, setup: &Setup, message: Message) {
                 let _ = setup.store.attempts.put(&key, bytes.into()).await;
             }
             if deliveries >= max && failure.ended_child() {
-                ItemOutcome::Poison { last: failure, attempts }
+                ItemOutcome::Poison {
+                    last: failure,
+                    attempts,
+                }
             } else {
                 tracing::info!(%node, item = %key, "delivery {deliveries} failed ({}): the item goes back", failure.kind);
-                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_millis(200)))).await;
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_millis(200))))
+                    .await;
                 return;
             }
         }
@@ -216,7 +230,13 @@ async fn handle(shared: &Shared, setup: &Setup, message: Message) {
 fn retryable(failure: &Failure) -> bool {
     matches!(
         failure.kind.as_str(),
-        "shutting_down" | "backing_off" | "crash_loop" | "restart_limit" | "queue_timeout" | "exhausted" | "stale_lease"
+        "shutting_down"
+            | "backing_off"
+            | "crash_loop"
+            | "restart_limit"
+            | "queue_timeout"
+            | "exhausted"
+            | "stale_lease"
     )
 }
 
@@ -251,7 +271,10 @@ async fn run(shared: &Shared, item: &DurableItem) -> Result<Box<RawValue>, Failu
     if let Some(ms) = item.timeout_ms {
         request = request.timeout(Duration::from_millis(ms));
     }
-    request.call_raw().await.map_err(|error| fail(&error.into()))
+    request
+        .call_raw()
+        .await
+        .map_err(|error| fail(&error.into()))
 }
 
 async fn attempts_of(setup: &Setup, key: &str) -> Vec<Failure> {
@@ -287,7 +310,9 @@ async fn record(
         Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
         Err(err) => {
             tracing::warn!(%node, item = %key, "the outcome could not be recorded, the item goes back: {err}");
-            let _ = message.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+            let _ = message
+                .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                .await;
             return;
         }
     }

@@ -59,6 +59,13 @@ impl NodeConfig {
         self
     }
 
+    /// Sets how long a client may stay silent before its request is
+    /// cancelled.
+    pub fn client_silence(mut self, silence: Duration) -> Self {
+        self.client_silence = silence;
+        self
+    }
+
     /// Takes items of durable batches too.
     pub fn durable(mut self, durable: DurableConfig) -> Self {
         self.durable = Some(durable);

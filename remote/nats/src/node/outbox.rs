@@ -25,6 +25,8 @@ pub(crate) struct Flight {
     last_contact: Mutex<Instant>,
     /// Cancelled when the client gives the request up or goes silent.
     pub(crate) cancel: CancellationToken,
+    /// Why it was cancelled.
+    reason: Mutex<Option<String>>,
 }
 
 impl Flight {
@@ -33,7 +35,21 @@ impl Flight {
             credit: Arc::new(Semaphore::new(permits(credits))),
             last_contact: Mutex::new(Instant::now()),
             cancel: CancellationToken::new(),
+            reason: Mutex::new(None),
         }
+    }
+
+    /// Cancels the request, saying why.
+    pub(crate) fn cancel_because(&self, reason: String) {
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert(reason);
+        }
+        self.cancel.cancel();
+    }
+
+    /// Why the request was cancelled, if it was.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason.lock().ok().and_then(|reason| reason.clone())
     }
 
     /// Applies a control message from the client.
@@ -42,7 +58,7 @@ impl Flight {
             *last = Instant::now();
         }
         if control.cancel {
-            self.cancel.cancel();
+            self.cancel_because("its client gave it up".to_owned());
         }
         if control.credit > 0 {
             // Never past the semaphore's ceiling, whatever a client asks.

@@ -51,11 +51,14 @@ fn take(shared: &Arc<Shared>, payload: &[u8], draining: bool) {
                         "bad_request",
                         format!("node {node} could not read the request: {err}"),
                     );
-                    let (outbox, _) = Outbox::open(shared.client.clone(), envelope.reply, shared.events.clone());
+                    let (outbox, _) =
+                        Outbox::open(shared.client.clone(), envelope.reply, shared.events.clone());
                     outbox.push(EventBody::Failed(Box::new(failure)));
                     tracing::warn!(%node, id = %envelope.id, "a request that does not parse: {err}");
                 }
-                Err(_) => tracing::warn!(%node, "a message that is not a request was ignored: {err}"),
+                Err(_) => {
+                    tracing::warn!(%node, "a message that is not a request was ignored: {err}")
+                }
             }
             return;
         }
@@ -74,7 +77,11 @@ fn take(shared: &Arc<Shared>, payload: &[u8], draining: bool) {
 /// Runs one request and publishes its events.
 async fn serve(shared: Arc<Shared>, job: Job) {
     let node = shared.config.node.clone();
-    let (outbox, publisher) = Outbox::open(shared.client.clone(), job.reply.clone(), shared.events.clone());
+    let (outbox, publisher) = Outbox::open(
+        shared.client.clone(),
+        job.reply.clone(),
+        shared.events.clone(),
+    );
     let flight = Arc::new(Flight::new(job.credits));
     if let Ok(mut flights) = shared.flights.lock() {
         flights.insert(job.id.clone(), flight.clone());
@@ -91,7 +98,16 @@ async fn serve(shared: Arc<Shared>, job: Job) {
             streams,
             elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         },
-        Err(failure) => EventBody::Failed(Box::new(failure)),
+        Err(failure) => {
+            let failure = match cancelled(&job, &flight) {
+                Some(mut cancelled) => {
+                    cancelled.rows_delivered = failure.rows_delivered;
+                    cancelled
+                }
+                None => failure,
+            };
+            EventBody::Failed(Box::new(failure))
+        }
     };
     watch.abort();
     if let Ok(mut flights) = shared.flights.lock() {
@@ -102,14 +118,33 @@ async fn serve(shared: Arc<Shared>, job: Job) {
     let _ = publisher.await;
 }
 
+/// The failure of a request its client gave up or left, whatever the
+/// worker made of the cancellation (a cancelled request, a closed sink).
+fn cancelled(job: &Job, flight: &Flight) -> Option<Failure> {
+    let reason = flight.reason()?;
+    let mut failure = Failure::new(
+        "cancelled",
+        format!(
+            "command \"{}\" was cancelled on its node: {reason}",
+            job.command
+        ),
+    );
+    failure.command = Some(job.command.clone());
+    Some(failure)
+}
+
 /// Cancels the request once its client has been silent too long.
 async fn watch_client(flight: Arc<Flight>, silence: Duration, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         if flight.silent_for() > silence {
-            tracing::info!("a client went silent for {silence:?}: its request is cancelled");
-            flight.cancel.cancel();
+            let reason = format!(
+                "its client sent nothing for {}",
+                bulkhead::describe::Span(flight.silent_for())
+            );
+            tracing::info!("a request is cancelled: {reason}");
+            flight.cancel_because(reason);
             return;
         }
     }
@@ -129,10 +164,11 @@ async fn run(
     let mut lease = tokio::select! {
         lease = acquire => lease.map_err(|error| Failure::from(&error))?,
         () = flight.cancel.cancelled() => {
-            return Err(Failure::new(
-                "cancelled",
-                format!("command \"{}\" was cancelled before it got a worker", job.command),
-            ));
+            let mut failure = cancelled(job, flight).unwrap_or_else(|| {
+                Failure::new("cancelled", format!("command \"{}\" was cancelled", job.command))
+            });
+            failure.message.push_str(", before it got a worker");
+            return Err(failure);
         }
     };
     let outcome = match on_lease(&mut lease, job, outbox, flight).await {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+mod netns;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -52,32 +54,49 @@ pub fn nats_server_binary() -> Option<PathBuf> {
     None
 }
 
-/// A `nats-server` with JetStream on disk, on a free loopback port, owned
-/// by one test.
+/// A `nats-server` with JetStream on disk, owned by one test. As root, it
+/// listens on a bridge and each node agent runs in a network namespace of
+/// its own behind it; otherwise everything is on loopback.
 pub struct Server {
     binary: PathBuf,
     child: Option<Child>,
     pub port: u16,
     pub url: String,
+    address: String,
     store: PathBuf,
+    extra: Vec<String>,
+    net: Option<netns::Network>,
 }
 
 impl Server {
     /// Starts a server for the test `name`; `None` when none is installed.
     pub fn start(name: &str) -> Option<Self> {
+        Self::start_with(name, &[])
+    }
+
+    /// As [`start`](Self::start), with more `nats-server` arguments.
+    pub fn start_with(name: &str, extra: &[&str]) -> Option<Self> {
         let binary = nats_server_binary()?;
-        let port = TcpListener::bind("127.0.0.1:0")
+        let net = netns::Network::create();
+        let address = net
+            .as_ref()
+            .map_or_else(|| "127.0.0.1".to_owned(), netns::Network::server_address);
+        let port = TcpListener::bind((address.as_str(), 0))
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let store = std::env::temp_dir().join(format!("bulkhead-nats-{name}-{}", std::process::id()));
+        let store =
+            std::env::temp_dir().join(format!("bulkhead-nats-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&store);
         let mut server = Self {
             binary,
             child: None,
             port,
-            url: format!("nats://127.0.0.1:{port}"),
+            url: format!("nats://{address}:{port}"),
+            address,
             store,
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
+            net,
         };
         server.launch();
         Some(server)
@@ -85,8 +104,16 @@ impl Server {
 
     fn launch(&mut self) {
         let mut child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                &self.address,
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -126,11 +153,20 @@ impl Server {
     }
 
     /// A remote client of `service`, once `nodes` nodes are heard.
-    pub async fn client<K>(&self, service: &str, config: ClientConfig, nodes: usize) -> RemotePool<K>
+    pub async fn client<K>(
+        &self,
+        service: &str,
+        config: ClientConfig,
+        nodes: usize,
+    ) -> RemotePool<K>
     where
         K: bulkhead::pool::SessionKey + Serialize + DeserializeOwned,
     {
-        let client = self.options().connect("test client").await.expect("connects");
+        let client = self
+            .options()
+            .connect("test client")
+            .await
+            .expect("connects");
         let pool = RemotePool::connect(client, Subjects::new(service).expect("a name"), config)
             .await
             .expect("a remote pool");
@@ -150,18 +186,25 @@ impl Drop for Server {
     }
 }
 
-/// A node agent process serving the fixture child.
+/// A node agent process serving the fixture child, on a host of its own
+/// when the server has a network.
 pub struct Node {
     child: Child,
     pub id: String,
     lines: mpsc::Receiver<String>,
+    host: Option<netns::Host>,
 }
 
 impl Node {
     /// Starts `bulkhead-node` for `service` with `extra` arguments, and
     /// waits for its ready line.
     pub fn start(server: &Server, service: &str, id: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(NODE)
+        let host = server.net.as_ref().and_then(netns::Network::host);
+        let mut command = match &host {
+            Some(host) => host.command(NODE),
+            None => Command::new(NODE),
+        };
+        let mut child = command
             .args(["--nats", &server.url, "--service", service, "--node-id", id])
             .args(["--heartbeat-ms", "200"])
             .args(extra)
@@ -185,6 +228,7 @@ impl Node {
             child,
             id: id.to_owned(),
             lines,
+            host,
         };
         node.expect_line("bulkhead-node: ready");
         node
@@ -200,6 +244,23 @@ impl Node {
                 Ok(_) => {}
                 Err(_) => panic!("node {} did not print {prefix:?}", self.id),
             }
+        }
+    }
+
+    /// Whether the node runs behind a link of its own.
+    pub fn on_own_host(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Cuts the node's link, if it has one of its own: a partition.
+    pub fn cut(&self) -> bool {
+        self.host.as_ref().map(netns::Host::cut).is_some()
+    }
+
+    /// Restores the node's link.
+    pub fn heal(&self) {
+        if let Some(host) = &self.host {
+            host.heal();
         }
     }
 
