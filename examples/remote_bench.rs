@@ -82,7 +82,8 @@ async fn node(url: &str, service: &str, id: &str, workers: usize) -> Result<Node
 
 async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     let service = format!("bench-{}", std::process::id());
-    let key = || WireKey::of(&KEY).expect("a string key");
+    let wire_key = WireKey::of(&KEY)?;
+    let key = || wire_key.clone();
     let rounds = if quick { 300 } else { 2_000 };
     let rows = if quick { 20_000 } else { 200_000 };
 
