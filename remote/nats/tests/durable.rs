@@ -3,6 +3,7 @@
 //! restart. Every item ends with exactly one recorded outcome.
 
 #![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

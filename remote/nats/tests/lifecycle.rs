@@ -2,6 +2,7 @@
 //! drops it, a client that goes silent, NATS's own authentication.
 
 #![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

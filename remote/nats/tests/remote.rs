@@ -3,6 +3,7 @@
 //! flow control, a lost node, bad input.
 
 #![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -246,9 +247,15 @@ struct Stalling {
 
 impl Sink<Row<Item>> for Stalling {
     fn send(&mut self, row: Row<Item>) -> Result<(), SinkError> {
-        assert_eq!(row.seq, self.taken.load(Ordering::SeqCst));
-        self.taken.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        let expected = self.taken.fetch_add(1, Ordering::SeqCst);
+        if row.seq == expected && row.value == Item::new(expected) {
+            Ok(())
+        } else {
+            Err(SinkError::custom(format!(
+                "row {} came where row {expected} was due",
+                row.seq
+            )))
+        }
     }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SinkError>> {
