@@ -50,6 +50,13 @@ pub enum RemoteError {
         /// The last refusal, if a node refused.
         refusal: Option<String>,
     },
+    /// The node no longer runs the request, yet its outcome never came:
+    /// NATS lost it (a server restart, a dropped message).
+    #[error("node {node} no longer runs the request, and its outcome never came: NATS lost it")]
+    OutcomeLost {
+        /// The node.
+        node: String,
+    },
     /// Events of the request were lost or came out of order.
     #[error(
         "event {got} of the request on node {node} came where event {expected} was due: events were lost"
@@ -149,7 +156,7 @@ fn last_refusal(refusal: Option<&str>) -> String {
 impl RemoteError {
     /// A short name for the error: the node's classification for
     /// [`Failed`](Self::Failed) (as [`WorkerError::kind`] names it), else
-    /// `node_lost`, `no_node`, `events_lost`, `bad_event`, `row_decode`,
+    /// `node_lost`, `outcome_lost`, `no_node`, `events_lost`, `bad_event`, `row_decode`,
     /// `output_decode`, `summary_mismatch`, `sink`, `encode` or `nats`.
     ///
     /// [`WorkerError::kind`]: bulkhead::WorkerError::kind
@@ -157,6 +164,7 @@ impl RemoteError {
         match self {
             RemoteError::Failed { failure, .. } => &failure.kind,
             RemoteError::NodeLost { .. } => "node_lost",
+            RemoteError::OutcomeLost { .. } => "outcome_lost",
             RemoteError::NoNode { .. } => "no_node",
             RemoteError::EventsLost { .. } => "events_lost",
             RemoteError::BadEvent { .. } => "bad_event",
@@ -182,6 +190,7 @@ impl RemoteError {
         match self {
             RemoteError::Failed { node, .. }
             | RemoteError::NodeLost { node, .. }
+            | RemoteError::OutcomeLost { node }
             | RemoteError::EventsLost { node, .. }
             | RemoteError::BadEvent { node, .. }
             | RemoteError::SummaryMismatch { node, .. } => Some(node),

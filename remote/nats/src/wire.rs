@@ -165,6 +165,11 @@ pub struct NodeStatus {
     pub rss_bytes: u64,
     /// Requests and durable items running now.
     pub running: usize,
+    /// The ids of the requests running now (durable items are not
+    /// listed): a client whose request is no longer listed, and whose
+    /// outcome did not come, knows NATS lost it.
+    #[serde(default)]
+    pub requests: Vec<String>,
     /// Events (rows, diagnostics, progress) published since the node
     /// started.
     pub events: u64,

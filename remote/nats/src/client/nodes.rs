@@ -84,6 +84,23 @@ impl Nodes {
         table.get(node).map(Node::interval)
     }
 
+    /// The node's last heartbeat number, and whether that heartbeat lists
+    /// request `id` as running.
+    pub(crate) fn listing(&self, node: &str, id: &str) -> Option<(u64, bool)> {
+        let table = self.table.lock().ok()?;
+        let status = &table.get(node)?.status;
+        Some((
+            status.beat,
+            status.requests.iter().any(|running| running == id),
+        ))
+    }
+
+    /// The node's last heartbeat number.
+    pub(crate) fn beat(&self, node: &str) -> Option<u64> {
+        let table = self.table.lock().ok()?;
+        table.get(node).map(|entry| entry.status.beat)
+    }
+
     /// How long `node` has been silent, if longer than `missed` of its
     /// intervals. A node never heard from (or gone by its own word) counts
     /// from `since`.

@@ -138,6 +138,10 @@ struct Flight<'s> {
     /// The node asked or the node that accepted.
     node: Option<String>,
     accepted: bool,
+    /// The node's heartbeat number known when it accepted.
+    base_beat: Option<u64>,
+    /// Since when the node's heartbeats no longer list the request.
+    unlisted_since: Option<Instant>,
     picked: bool,
     /// Events taken since credit was last granted.
     owed: u64,
@@ -158,6 +162,7 @@ impl Flight<'_> {
 
     fn accepted(&mut self, node: String) {
         self.accepted = true;
+        self.base_beat = self.shared.nodes.beat(&node);
         let interval = self
             .shared
             .nodes
@@ -315,6 +320,8 @@ impl Shared {
             picked: node.is_some(),
             node,
             accepted: false,
+            base_beat: None,
+            unlisted_since: None,
             owed: 0,
             finished: false,
             keepalive: None,
@@ -337,32 +344,15 @@ impl Shared {
         started: Instant,
         sent: Instant,
     ) -> Result<Round, RemoteError> {
-        let missed = self.config.missed_heartbeats;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut expected = 0;
         loop {
+            // Events first: the checks run only when none is waiting.
             let message = tokio::select! {
+                biased;
                 message = events.next() => message,
                 _ = tick.tick() => {
-                    match &flight.node {
-                        Some(node) => {
-                            if let Some(silent_for) = self.nodes.lost(node, missed, sent) {
-                                return Err(RemoteError::NodeLost {
-                                    node: node.clone(),
-                                    silent_for,
-                                    rows_delivered: rows.counts().values().sum(),
-                                });
-                            }
-                        }
-                        None if started.elapsed() > self.config.accept_timeout => {
-                            return Err(RemoteError::NoNode {
-                                service: self.subjects.service().to_owned(),
-                                waited: started.elapsed(),
-                                refusal: None,
-                            });
-                        }
-                        None => {}
-                    }
+                    self.check(flight, rows, started, sent)?;
                     continue;
                 }
             };
@@ -386,6 +376,54 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// What the client checks while it waits: that a node took the
+    /// request in time, that its node is alive, that the node still runs
+    /// it.
+    fn check(
+        &self,
+        flight: &mut Flight<'_>,
+        rows: &impl Rows,
+        started: Instant,
+        sent: Instant,
+    ) -> Result<(), RemoteError> {
+        if !flight.accepted && started.elapsed() > self.config.accept_timeout {
+            return Err(RemoteError::NoNode {
+                service: self.subjects.service().to_owned(),
+                waited: started.elapsed(),
+                refusal: None,
+            });
+        }
+        let Some(node) = flight.node.clone() else {
+            return Ok(());
+        };
+        if let Some(silent_for) = self.nodes.lost(&node, self.config.missed_heartbeats, sent) {
+            return Err(RemoteError::NodeLost {
+                node,
+                silent_for,
+                rows_delivered: rows.counts().values().sum(),
+            });
+        }
+        // Two heartbeats after the one known at acceptance, the node's
+        // heartbeats list the request for as long as it runs; its outcome
+        // is published before it leaves the list. Unlisted for a whole
+        // interval with no event waiting: the outcome was lost.
+        if flight.accepted
+            && let Some((beat, listed)) = self.nodes.listing(&node, &flight.id)
+        {
+            let base = *flight.base_beat.get_or_insert(beat);
+            if listed || beat < base + 2 {
+                flight.unlisted_since = None;
+            } else {
+                let since = *flight.unlisted_since.get_or_insert_with(Instant::now);
+                let interval = self.nodes.interval(&node).unwrap_or(Duration::from_secs(1));
+                if since.elapsed() > interval {
+                    return Err(RemoteError::OutcomeLost { node });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Handles one event; the round's end if it ends it.

@@ -136,8 +136,12 @@ pub(crate) struct Shared {
 impl Shared {
     fn status(&self, leaving: bool) -> NodeStatus {
         let snapshot = self.pool.snapshot();
-        let running = self.flights.lock().map(|f| f.len()).unwrap_or_default()
-            + self.items_running.load(Ordering::SeqCst);
+        let requests: Vec<String> = self
+            .flights
+            .lock()
+            .map(|flights| flights.keys().cloned().collect())
+            .unwrap_or_default();
+        let running = requests.len() + self.items_running.load(Ordering::SeqCst);
         NodeStatus {
             node: self.config.node.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -149,6 +153,7 @@ impl Shared {
             warm: snapshot.warm_keys,
             rss_bytes: snapshot.rss.iter().filter_map(|rss| rss.bytes()).sum(),
             running,
+            requests,
             events: self.events.load(Ordering::SeqCst),
             warm_hits: snapshot.leases.warm_hits,
             sessions_opened: snapshot.leases.sessions_opened,

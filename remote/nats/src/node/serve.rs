@@ -110,12 +110,14 @@ async fn serve(shared: Arc<Shared>, job: Job) {
         }
     };
     watch.abort();
-    if let Ok(mut flights) = shared.flights.lock() {
-        flights.remove(&job.id);
-    }
     outbox.push(terminal);
     drop(outbox);
     let _ = publisher.await;
+    // Only now: a heartbeat that no longer lists the request is published
+    // after its terminal event.
+    if let Ok(mut flights) = shared.flights.lock() {
+        flights.remove(&job.id);
+    }
 }
 
 /// The failure of a request its client gave up or left, whatever the
