@@ -5,7 +5,7 @@
 //! of its children. NATS carries the work between machines:
 //!
 //! - [`RemotePool`] sends typed commands to the nodes with the shape of the
-//!   local pool's bulk API (`call`, `stream`, `run`). Rows come back in
+//!   local pool's bulk API (`call`, `stream`, `run`, `run_plan`). Rows come back in
 //!   order, each once, under credit-based flow control: a slow sink slows
 //!   the child on its node. A node that stops sending heartbeats fails its
 //!   requests with [`RemoteError::NodeLost`]; every failure a local worker
@@ -29,7 +29,7 @@ mod node;
 mod subjects;
 pub mod wire;
 
-pub use client::{ClientConfig, RemotePool};
+pub use client::{ClientConfig, RemoteBatchOutcome, RemotePlanReport, RemotePool};
 pub use connect::{ConnectError, NatsOptions};
 pub use durable::{DurableError, DurableQueue, DurableReport};
 pub use error::RemoteError;

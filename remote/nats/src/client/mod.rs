@@ -1,6 +1,7 @@
 //! The remote client: the local pool's bulk API, served by node agents.
 
 mod nodes;
+mod plan;
 mod request;
 
 use std::marker::PhantomData;
@@ -20,6 +21,7 @@ use crate::subjects::Subjects;
 use crate::wire::{NodeStatus, WireKey};
 
 use nodes::Nodes;
+pub use plan::{RemoteBatchOutcome, RemotePlanReport};
 use request::{Call, NoRows, TypedRows};
 
 /// How a [`RemotePool`] sends requests and watches nodes.

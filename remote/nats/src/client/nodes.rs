@@ -20,6 +20,9 @@ struct Node {
     /// Requests of this client on the node that ended since its last
     /// heartbeat: their workers are free again.
     ended: usize,
+    /// Keys this client's requests used on the node that its heartbeats
+    /// do not list as warm yet.
+    served: HashSet<WireKey>,
 }
 
 impl Node {
@@ -35,6 +38,10 @@ impl Node {
     }
 }
 
+/// Keys remembered per node between heartbeats, at most: they are
+/// forgotten once a heartbeat lists them as warm.
+const MAX_SERVED: usize = 1024;
+
 /// The node table, fed by heartbeats.
 #[derive(Default)]
 pub(crate) struct Nodes {
@@ -48,6 +55,14 @@ impl Nodes {
             if status.leaving {
                 table.remove(&status.node);
             } else {
+                let mut served = table
+                    .remove(&status.node)
+                    .map(|node| node.served)
+                    .unwrap_or_default();
+                served.retain(|key| !status.warm.iter().any(|(warm, _)| warm == key));
+                if served.len() > MAX_SERVED {
+                    served.clear();
+                }
                 table.insert(
                     status.node.clone(),
                     Node {
@@ -55,6 +70,7 @@ impl Nodes {
                         seen: Instant::now(),
                         sent: 0,
                         ended: 0,
+                        served,
                     },
                 );
             }
@@ -129,7 +145,9 @@ impl Nodes {
                 && node.seen.elapsed() <= node.interval() * missed
                 && node.free() > 0
         });
-        let warm = |node: &&Node| node.status.warm.iter().any(|(warm, _)| warm == key);
+        let warm = |node: &&Node| {
+            node.served.contains(key) || node.status.warm.iter().any(|(warm, _)| warm == key)
+        };
         let best = candidates
             .max_by_key(|node| (warm(node), node.free()))
             .map(|node| node.status.node.clone())?;
@@ -139,12 +157,16 @@ impl Nodes {
         Some(best)
     }
 
-    /// A request of this client on `node` ended.
-    pub(crate) fn done(&self, node: &str) {
+    /// A request of this client on `node` ended; its child is warm for
+    /// `key` if `warm`.
+    pub(crate) fn done(&self, node: &str, key: &WireKey, warm: bool) {
         if let Ok(mut table) = self.table.lock()
             && let Some(entry) = table.get_mut(node)
         {
             entry.ended += 1;
+            if warm {
+                entry.served.insert(key.clone());
+            }
         }
     }
 }

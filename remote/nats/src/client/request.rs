@@ -143,6 +143,11 @@ struct Flight<'s> {
     /// Since when the node's heartbeats no longer list the request.
     unlisted_since: Option<Instant>,
     picked: bool,
+    /// The request's session key.
+    key: WireKey,
+    /// Whether it ended on its node with the child still there (a success
+    /// or the command's own error): the node is warm for the key.
+    served: bool,
     /// Events taken since credit was last granted.
     owed: u64,
     finished: bool,
@@ -224,7 +229,7 @@ impl Drop for Flight<'_> {
                 }
             }
             if self.picked || self.accepted {
-                self.shared.nodes.done(&node);
+                self.shared.nodes.done(&node, &self.key, self.served);
             }
         }
     }
@@ -322,6 +327,8 @@ impl Shared {
             accepted: false,
             base_beat: None,
             unlisted_since: None,
+            key: call.key.clone(),
+            served: false,
             owed: 0,
             finished: false,
             keepalive: None,
@@ -483,6 +490,7 @@ impl Shared {
                 output, streams, ..
             } => {
                 flight.finished = true;
+                flight.served = true;
                 for (stream, &reported) in &streams {
                     let received = rows.counts().get(stream).copied().unwrap_or(0);
                     if received != reported {
@@ -503,6 +511,7 @@ impl Shared {
             }
             EventBody::Failed(failure) => {
                 flight.finished = true;
+                flight.served = failure.kind == "remote";
                 return Err(RemoteError::Failed {
                     node: node(),
                     failure,
