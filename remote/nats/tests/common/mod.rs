@@ -103,16 +103,13 @@ impl Server {
     }
 
     fn launch(&mut self) {
-        let mut child = Command::new(&self.binary)
-            .args([
-                "-a",
-                &self.address,
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
+        let mut command = Command::new(&self.binary);
+        command.args(["-a", &self.address, "-p", &self.port.to_string()]);
+        // A configuration file (`-c`) says where JetStream stores.
+        if !self.extra.iter().any(|arg| arg == "-c") {
+            command.arg("-js").arg("-sd").arg(&self.store);
+        }
+        let mut child = command
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
