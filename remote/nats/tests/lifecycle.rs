@@ -185,3 +185,91 @@ fn authentication_is_natss_own_and_passes_through() {
         assert_eq!(echoed.expect("served"), "signed in");
     });
 }
+
+/// A CA and a certificate it signed for 127.0.0.1, as PEM files in `dir`:
+/// (CA, certificate, key).
+fn certificates(dir: &std::path::Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let ca_cert = ca.self_signed(&ca_key).expect("the CA");
+    let issuer = Issuer::new(ca, ca_key);
+    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).expect("parameters");
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    let key = KeyPair::generate().expect("a key");
+    let cert = server.signed_by(&key, &issuer).expect("a certificate");
+    std::fs::create_dir_all(dir).expect("a directory");
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("written");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    };
+    (
+        write("ca.pem", ca_cert.pem()),
+        write("server.pem", cert.pem()),
+        write("server.key", key.serialize_pem()),
+    )
+}
+
+#[test]
+fn tls_is_natss_own_and_passes_through() {
+    let dir =
+        std::env::temp_dir().join(format!("bulkhead-nats-certificates-{}", std::process::id()));
+    let (ca, cert, key) = certificates(&dir);
+    let tls = [
+        "--tls",
+        "--tlscert",
+        cert.as_str(),
+        "--tlskey",
+        key.as_str(),
+    ];
+    let Some(server) = Server::start_on_loopback("tls", &tls) else {
+        return;
+    };
+    let name = service("tls");
+    let _node = Node::start(
+        &server,
+        &name,
+        "tls-a",
+        &["--tls-ca", ca.as_str(), "--require-tls"],
+    );
+    watchdog(async {
+        let untrusted = server.options().connect("untrusted").await;
+        let refusal = untrusted
+            .err()
+            .expect("a client that does not trust the CA is refused");
+        let message = refusal.to_string();
+        assert!(
+            message.starts_with("could not connect to NATS at"),
+            "{message}"
+        );
+        let mut options = server.options();
+        options.tls_ca = Some(ca.clone().into());
+        options.require_tls = true;
+        let client = options
+            .connect("trusting")
+            .await
+            .expect("connects over TLS");
+        let pool: RemotePool<String> = RemotePool::connect(
+            client,
+            Subjects::new(&name).expect("a name"),
+            ClientConfig::default(),
+        )
+        .await
+        .expect("a client");
+        assert!(pool.wait_for_nodes(1, Duration::from_secs(20)).await);
+        let echoed = pool
+            .call(
+                "k".into(),
+                &Echo {
+                    text: "encrypted".into(),
+                },
+            )
+            .await;
+        assert_eq!(echoed.expect("served over TLS"), "encrypted");
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -117,6 +117,20 @@ impl Nodes {
         table.get(node).map(|entry| entry.status.beat)
     }
 
+    /// Why `node` should not be waited for to take a request: it left,
+    /// drains, or missed `missed` heartbeats.
+    pub(crate) fn unavailable(&self, node: &str, missed: u32) -> Option<String> {
+        let table = self.table.lock().ok()?;
+        match table.get(node) {
+            None => Some("it left".to_owned()),
+            Some(entry) if entry.status.draining => Some("it is draining".to_owned()),
+            Some(entry) if entry.seen.elapsed() > entry.interval() * missed => {
+                Some("it was lost before it took the request".to_owned())
+            }
+            Some(_) => None,
+        }
+    }
+
     /// How long `node` has been silent, if longer than `missed` of its
     /// intervals. A node never heard from (or gone by its own word) counts
     /// from `since`.

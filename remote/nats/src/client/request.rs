@@ -309,7 +309,7 @@ impl Shared {
             args: call.args.clone(),
             key: call.key.clone(),
             stream: call.stream,
-            credits: self.config.credits,
+            credits: self.config.credits.max(1),
             timeout_ms: self
                 .config
                 .request_timeout
@@ -359,7 +359,9 @@ impl Shared {
                 biased;
                 message = events.next() => message,
                 _ = tick.tick() => {
-                    self.check(flight, rows, started, sent)?;
+                    if let Some(round) = self.check(flight, rows, started, sent)? {
+                        return Ok(round);
+                    }
                     continue;
                 }
             };
@@ -387,14 +389,15 @@ impl Shared {
 
     /// What the client checks while it waits: that a node took the
     /// request in time, that its node is alive, that the node still runs
-    /// it.
+    /// it. A request that the node it was sent to has not taken, and that
+    /// node left, drains or went silent, is sent elsewhere.
     fn check(
         &self,
         flight: &mut Flight<'_>,
         rows: &impl Rows,
         started: Instant,
         sent: Instant,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<Option<Round>, RemoteError> {
         if !flight.accepted && started.elapsed() > self.config.accept_timeout {
             return Err(RemoteError::NoNode {
                 service: self.subjects.service().to_owned(),
@@ -403,8 +406,15 @@ impl Shared {
             });
         }
         let Some(node) = flight.node.clone() else {
-            return Ok(());
+            return Ok(None);
         };
+        if !flight.accepted
+            && let Some(reason) = self.nodes.unavailable(&node, self.config.missed_heartbeats)
+        {
+            // It goes elsewhere; the node is told to drop it, should it
+            // take it after all.
+            return Ok(Some(Round::Refused { node, reason }));
+        }
         if let Some(silent_for) = self.nodes.lost(&node, self.config.missed_heartbeats, sent) {
             return Err(RemoteError::NodeLost {
                 node,
@@ -430,7 +440,7 @@ impl Shared {
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Handles one event; the round's end if it ends it.

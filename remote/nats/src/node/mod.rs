@@ -198,9 +198,11 @@ impl Shared {
 /// ```
 pub struct NodeAgent {
     shared: Arc<Shared>,
-    /// The loops that take requests: they end once drained.
-    takers: Vec<tokio::task::JoinHandle<()>>,
-    /// Control, heartbeats and durable items: stopped after the drain.
+    /// The loop that takes requests from the queue group: it ends once
+    /// drained.
+    taker: tokio::task::JoinHandle<()>,
+    /// The node's own requests (rejected while it drains), control,
+    /// heartbeats and durable items: stopped after the drain.
     others: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -254,11 +256,9 @@ impl NodeAgent {
         // says it is there.
         let _ = shared.client.flush().await;
         shared.beat(false).await;
-        let takers = vec![
-            tokio::spawn(serve::requests(shared.clone(), shared_queue)),
-            tokio::spawn(serve::requests(shared.clone(), own)),
-        ];
+        let taker = tokio::spawn(serve::shared_requests(shared.clone(), shared_queue));
         let mut others = vec![
+            tokio::spawn(serve::own_requests(shared.clone(), own)),
             tokio::spawn(control_loop(shared.clone(), control)),
             tokio::spawn(heartbeats(shared.clone())),
         ];
@@ -267,7 +267,7 @@ impl NodeAgent {
         }
         Ok(Self {
             shared,
-            takers,
+            taker,
             others,
         })
     }
@@ -291,11 +291,9 @@ impl NodeAgent {
         shared.draining.store(true, Ordering::SeqCst);
         shared.stop.cancel();
         shared.beat(false).await;
-        // The request loops end once their subscriptions are drained; the
-        // durable loop stops fetching at once.
-        for task in self.takers {
-            let _ = task.await;
-        }
+        // The queue group's loop ends once its subscription is drained;
+        // the durable loop stops fetching at once.
+        let _ = self.taker.await;
         shared.work.close();
         shared.work.wait().await;
         for task in self.others {

@@ -32,7 +32,8 @@ pub(crate) struct Flight {
 impl Flight {
     pub(crate) fn new(credits: u64) -> Self {
         Self {
-            credit: Arc::new(Semaphore::new(permits(credits))),
+            // A window of none would never move: one at least.
+            credit: Arc::new(Semaphore::new(permits(credits).max(1))),
             last_contact: Mutex::new(Instant::now()),
             cancel: CancellationToken::new(),
             reason: Mutex::new(None),
@@ -61,8 +62,8 @@ impl Flight {
             self.cancel_because("its client gave it up".to_owned());
         }
         if control.credit > 0 {
-            // Never past the semaphore's ceiling, whatever a client asks.
-            let room = Semaphore::MAX_PERMITS / 2 - self.credit.available_permits();
+            // Never past the node's own window, whatever a client asks.
+            let room = MAX_WINDOW.saturating_sub(self.credit.available_permits());
             self.credit.add_permits(permits(control.credit).min(room));
         }
     }
@@ -76,10 +77,14 @@ impl Flight {
     }
 }
 
+/// Events a node publishes ahead of a client at most, whatever credit the
+/// client grants: what bounds a request's memory on the node.
+const MAX_WINDOW: usize = 65_536;
+
 fn permits(credits: u64) -> usize {
     usize::try_from(credits)
         .unwrap_or(usize::MAX)
-        .min(Semaphore::MAX_PERMITS / 2)
+        .min(MAX_WINDOW)
 }
 
 /// A message carries events up to about this size.

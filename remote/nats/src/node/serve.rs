@@ -15,9 +15,10 @@ use super::Shared;
 use super::outbox::{EventSink, Flight, Outbox};
 use crate::wire::{EventBody, Failure, Job, WireKey};
 
-/// Takes requests from one subscription until the node drains; then
-/// rejects what is still buffered, so that clients send it elsewhere.
-pub(super) async fn requests(shared: Arc<Shared>, mut subscription: Subscriber) {
+/// Takes requests from the service's queue group until the node drains;
+/// then leaves the group and rejects what is still buffered, so that
+/// clients send it elsewhere.
+pub(super) async fn shared_requests(shared: Arc<Shared>, mut subscription: Subscriber) {
     let mut draining = false;
     loop {
         let message = tokio::select! {
@@ -29,7 +30,16 @@ pub(super) async fn requests(shared: Arc<Shared>, mut subscription: Subscriber) 
             }
         };
         let Some(message) = message else { break };
-        take(&shared, &message.payload, draining);
+        take(&shared, &message.payload);
+    }
+}
+
+/// Takes requests sent to this node. Once it drains, it rejects them
+/// until the drain is over (clients send them elsewhere), so that none
+/// sent on an older heartbeat is lost.
+pub(super) async fn own_requests(shared: Arc<Shared>, mut subscription: Subscriber) {
+    while let Some(message) = subscription.next().await {
+        take(&shared, &message.payload);
     }
 }
 
@@ -40,7 +50,7 @@ struct Envelope {
     reply: String,
 }
 
-fn take(shared: &Arc<Shared>, payload: &[u8], draining: bool) {
+fn take(shared: &Arc<Shared>, payload: &[u8]) {
     let node = shared.config.node.clone();
     let job = match serde_json::from_slice::<Job>(payload) {
         Ok(job) => job,
@@ -63,7 +73,7 @@ fn take(shared: &Arc<Shared>, payload: &[u8], draining: bool) {
             return;
         }
     };
-    if draining || shared.draining.load(Ordering::SeqCst) {
+    if shared.draining.load(Ordering::SeqCst) {
         let (outbox, _) = Outbox::open(shared.client.clone(), job.reply, shared.events.clone());
         outbox.push(EventBody::Rejected {
             node,

@@ -76,8 +76,16 @@ impl Server {
 
     /// As [`start`](Self::start), with more `nats-server` arguments.
     pub fn start_with(name: &str, extra: &[&str]) -> Option<Self> {
+        Self::launch_new(name, extra, netns::Network::create())
+    }
+
+    /// As [`start_with`](Self::start_with), always on loopback.
+    pub fn start_on_loopback(name: &str, extra: &[&str]) -> Option<Self> {
+        Self::launch_new(name, extra, None)
+    }
+
+    fn launch_new(name: &str, extra: &[&str], net: Option<netns::Network>) -> Option<Self> {
         let binary = nats_server_binary()?;
-        let net = netns::Network::create();
         let address = net
             .as_ref()
             .map_or_else(|| "127.0.0.1".to_owned(), netns::Network::server_address);
@@ -121,14 +129,23 @@ impl Server {
         // Ready once it says so; its log keeps being read after that.
         let (ready, said) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut log = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("Server is ready") {
-                    let _ = ready.send(());
+                    let _ = ready.send(Ok(()));
                 }
+                log.push(line);
             }
+            let _ = ready.send(Err(log.join("\n")));
         });
-        said.recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("nats-server did not start on port {}", self.port));
+        match said.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(log)) => panic!("nats-server did not start on port {}:\n{log}", self.port),
+            Err(_) => panic!(
+                "nats-server did not start on port {} within 30 s",
+                self.port
+            ),
+        }
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same port
