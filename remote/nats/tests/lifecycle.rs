@@ -238,9 +238,7 @@ fn tls_is_natss_own_and_passes_through() {
     );
     watchdog(async {
         let untrusted = server.options().connect("untrusted").await;
-        let refusal = untrusted
-            .err()
-            .expect("a client that does not trust the CA is refused");
+        let refusal = untrusted.expect_err("a client that does not trust the CA is refused");
         let message = refusal.to_string();
         assert!(
             message.starts_with("could not connect to NATS at"),
