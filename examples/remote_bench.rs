@@ -145,6 +145,10 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     assert_eq!(summary.rows, rows);
     let remote_rows = rows as f64 / started.elapsed().as_secs_f64();
 
+    // The floor: a bare NATS request and reply between two connections,
+    // through the same server.
+    let nats_rtt = nats_round_trips(url, rounds).await?;
+
     let (local_median, local_p99) = (
         percentile(&mut local_rtt, 50),
         percentile(&mut local_rtt, 99),
@@ -156,6 +160,11 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     println!("round trip of a Ping ({rounds} rounds)");
     println!("  local pool   median {local_median:>8.1} us  p99 {local_p99:>8.1} us");
     println!("  through NATS median {remote_median:>8.1} us  p99 {remote_p99:>8.1} us");
+    let mut nats_rtt = nats_rtt;
+    let (nats_median, nats_p99) = (percentile(&mut nats_rtt, 50), percentile(&mut nats_rtt, 99));
+    println!(
+        "  bare NATS    median {nats_median:>8.1} us  p99 {nats_p99:>8.1} us  (request and reply, no bulkhead)"
+    );
     println!("typed rows of a Count stream ({rows} rows)");
     println!("  local pool   {local_rows:>10.0} rows/s");
     println!("  through NATS {remote_rows:>10.0} rows/s");
@@ -164,6 +173,12 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     result("remote_rtt_median_us", remote_median, "us");
     result("remote_rtt_p99_us", remote_p99, "us");
     result("remote_rtt_ratio", remote_median / local_median, "x");
+    result("nats_rtt_median_us", nats_median, "us");
+    result(
+        "remote_over_nats_rtt_ratio",
+        remote_median / nats_median,
+        "x",
+    );
     result("local_rows_per_s", local_rows, "rows/s");
     result("remote_rows_per_s", remote_rows, "rows/s");
     result("remote_rows_ratio", remote_rows / local_rows, "x");
@@ -186,6 +201,32 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     first.drain().await;
     second.drain().await;
     Ok(())
+}
+
+/// Round trips of a bare NATS request to a responder on another
+/// connection that answers at once.
+async fn nats_round_trips(url: &str, rounds: usize) -> Result<Vec<Duration>, BoxError> {
+    use futures_util::StreamExt;
+    let responder = NatsOptions::new(url).connect("bench responder").await?;
+    let mut requests = responder.subscribe("bench.echo").await?;
+    responder.flush().await?;
+    let answering = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder.publish(reply, request.payload).await;
+            }
+        }
+    });
+    let requester = NatsOptions::new(url).connect("bench requester").await?;
+    requester.request("bench.echo", "{}".into()).await?;
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        requester.request("bench.echo", "{}".into()).await?;
+        times.push(started.elapsed());
+    }
+    answering.abort();
+    Ok(times)
 }
 
 /// Submits a batch and waits for it; items per second from submission

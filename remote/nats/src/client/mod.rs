@@ -2,6 +2,7 @@
 
 mod nodes;
 mod plan;
+mod replies;
 mod request;
 
 use std::marker::PhantomData;
@@ -88,6 +89,7 @@ pub(crate) struct Shared {
     pub(crate) id: String,
     pub(crate) counter: AtomicU64,
     pub(crate) nodes: Arc<Nodes>,
+    pub(crate) replies: replies::Replies,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -154,6 +156,13 @@ impl<K: SessionKey> RemotePool<K> {
                 what: "subscribe to the heartbeats",
                 source: Box::new(source),
             })?;
+        let replies =
+            replies::Replies::start(&client)
+                .await
+                .map_err(|source| RemoteError::Nats {
+                    what: "subscribe to the reply subjects",
+                    source: Box::new(source),
+                })?;
         let nodes = Arc::new(Nodes::default());
         let listener = tokio::spawn({
             let nodes = nodes.clone();
@@ -177,6 +186,7 @@ impl<K: SessionKey> RemotePool<K> {
                 id,
                 counter: AtomicU64::new(0),
                 nodes,
+                replies,
                 listener,
             }),
             key: PhantomData,

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_nats::Subscriber;
 use bulkhead::{Row, Sink};
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use super::Shared;
+use super::replies::Route;
 use crate::error::RemoteError;
 use crate::wire::{Control, Event, EventBody, Job, WireKey};
 
@@ -284,17 +283,9 @@ impl Shared {
         started: Instant,
     ) -> Result<Round, RemoteError> {
         let nats = |what| move |source| RemoteError::Nats { what, source };
-        let id = format!(
-            "{}-{}",
-            self.id,
-            self.counter.fetch_add(1, Ordering::Relaxed)
-        );
-        let inbox = self.client.new_inbox();
-        let events = self
-            .client
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| nats("subscribe to the reply subject")(Box::new(e)))?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", self.id);
+        let route = self.replies.open(n);
         let node = self
             .nodes
             .pick(&call.key, self.config.missed_heartbeats, exclude);
@@ -304,7 +295,7 @@ impl Shared {
         };
         let job = Job {
             id: id.clone(),
-            reply: inbox,
+            reply: route.subject.clone(),
             command: call.command.to_owned(),
             args: call.args.clone(),
             key: call.key.clone(),
@@ -338,13 +329,13 @@ impl Shared {
             .await
             .map_err(|e| nats("publish the request")(Box::new(e)))?;
         let sent = Instant::now();
-        self.follow(events, &mut flight, call, rows, started, sent)
+        self.follow(route, &mut flight, call, rows, started, sent)
             .await
     }
 
     async fn follow(
         &self,
-        mut events: Subscriber,
+        mut route: Route,
         flight: &mut Flight<'_>,
         call: &Call<'_>,
         rows: &mut impl Rows,
@@ -357,7 +348,7 @@ impl Shared {
             // Events first: the checks run only when none is waiting.
             let message = tokio::select! {
                 biased;
-                message = events.next() => message,
+                message = route.receiver.recv() => message,
                 _ = tick.tick() => {
                     if let Some(round) = self.check(flight, rows, started, sent)? {
                         return Ok(round);
