@@ -67,6 +67,31 @@ fn percentile(samples: &mut [Duration], p: usize) -> f64 {
     samples[index].as_secs_f64() * 1e6
 }
 
+/// A `Count` of `rows` rows, with no progress or diagnostics.
+fn count(rows: u64) -> Count {
+    Count {
+        n: rows,
+        progress_every: 0,
+        diagnostic_every: 0,
+    }
+}
+
+/// The time of each of `rounds` calls of `call`, one after another.
+async fn timed<T, E, F, Fut>(rounds: usize, mut call: F) -> Result<Vec<Duration>, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        call().await.map_err(Into::into)?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
 fn pool(workers: usize) -> Result<Pool<WireKey>, BoxError> {
     let worker = Worker::builder(std::env::current_exe()?);
     Ok(Pool::builder(worker).max_workers(workers).build()?)
@@ -90,23 +115,10 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
     // The local baseline: the same pool type, the same child.
     let local = pool(1)?;
     local.call(key(), &Ping {}).await?;
-    let mut local_rtt = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        local.call(key(), &Ping {}).await?;
-        local_rtt.push(started.elapsed());
-    }
+    let mut local_rtt = timed(rounds, || local.call(key(), &Ping {})).await?;
     let started = Instant::now();
     local
-        .stream(
-            key(),
-            &Count {
-                n: rows,
-                progress_every: 0,
-                diagnostic_every: 0,
-            },
-            Counting::default(),
-        )
+        .stream(key(), &count(rows), Counting::default())
         .await?;
     let local_rows = rows as f64 / started.elapsed().as_secs_f64();
     local.shutdown().await;
@@ -124,25 +136,14 @@ async fn run(url: &str, quick: bool) -> Result<(), BoxError> {
         return Err("the node agent was not heard".into());
     }
     remote.call(KEY.into(), &Ping {}).await?;
-    let mut remote_rtt = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        remote.call(KEY.into(), &Ping {}).await?;
-        remote_rtt.push(started.elapsed());
-    }
+    let mut remote_rtt = timed(rounds, || remote.call(KEY.into(), &Ping {})).await?;
     let started = Instant::now();
     let summary = remote
-        .stream(
-            KEY.into(),
-            &Count {
-                n: rows,
-                progress_every: 0,
-                diagnostic_every: 0,
-            },
-            Counting::default(),
-        )
+        .stream(KEY.into(), &count(rows), Counting::default())
         .await?;
-    assert_eq!(summary.rows, rows);
+    if summary.rows != rows {
+        return Err(format!("{} rows came through NATS, {rows} were sent", summary.rows).into());
+    }
     let remote_rows = rows as f64 / started.elapsed().as_secs_f64();
 
     // The floor: a bare NATS request and reply between two connections,
@@ -219,14 +220,9 @@ async fn nats_round_trips(url: &str, rounds: usize) -> Result<Vec<Duration>, Box
     });
     let requester = NatsOptions::new(url).connect("bench requester").await?;
     requester.request("bench.echo", "{}".into()).await?;
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        requester.request("bench.echo", "{}".into()).await?;
-        times.push(started.elapsed());
-    }
+    let times = timed(rounds, || requester.request("bench.echo", "{}".into())).await;
     answering.abort();
-    Ok(times)
+    times
 }
 
 /// Submits a batch and waits for it; items per second from submission

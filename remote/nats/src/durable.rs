@@ -83,6 +83,9 @@ pub(crate) fn boxed<E: std::error::Error + Send + Sync + 'static>(
     }
 }
 
+/// Items published before their confirmations are awaited.
+const ACK_WINDOW: usize = 256;
+
 /// The stream and buckets of a service, created when missing.
 pub(crate) struct Store {
     pub(crate) js: jetstream::Context,
@@ -207,6 +210,7 @@ impl DurableQueue {
         check_name("batch", batch)?;
         let mut seen = BTreeSet::new();
         let mut acks = Vec::new();
+        let mut count = 0;
         for (item, key, command) in items {
             check_name("item", &item)?;
             if !seen.insert(item.clone()) {
@@ -237,8 +241,15 @@ impl DurableQueue {
                 .await
                 .map_err(boxed("publish an item"))?;
             acks.push(ack);
+            count += 1;
+            // JetStream allows so many unconfirmed publishes per context:
+            // confirm them in windows.
+            if acks.len() >= ACK_WINDOW {
+                for ack in acks.drain(..) {
+                    ack.await.map_err(boxed("store an item"))?;
+                }
+            }
         }
-        let count = acks.len();
         for ack in acks {
             ack.await.map_err(boxed("store an item"))?;
         }

@@ -50,6 +50,15 @@ pub enum RemoteError {
         /// The last refusal, if a node refused.
         refusal: Option<String>,
     },
+    /// The node running the request restarted (a new incarnation under
+    /// the same id): the request died with the old one.
+    #[error("node {node} restarted while it ran the request, after {rows_delivered} rows")]
+    NodeRestarted {
+        /// The node.
+        node: String,
+        /// Rows that reached the sink (tentative).
+        rows_delivered: u64,
+    },
     /// The node no longer runs the request, yet its outcome never came:
     /// NATS lost it (a server restart, a dropped message).
     #[error("node {node} no longer runs the request, and its outcome never came: NATS lost it")]
@@ -58,8 +67,10 @@ pub enum RemoteError {
         node: String,
     },
     /// Events of the request were lost or came out of order.
+    /// (`node` is empty before a node accepted the request.)
     #[error(
-        "event {got} of the request on node {node} came where event {expected} was due: events were lost"
+        "event {got} of the request on {} came where event {expected} was due: events were lost",
+        who(node)
     )]
     EventsLost {
         /// The node.
@@ -70,7 +81,8 @@ pub enum RemoteError {
         got: u64,
     },
     /// The node sent a message that is not an event of this protocol.
-    #[error("node {node} sent a message that is not an event: {detail}")]
+    /// (`node` is empty before a node accepted the request.)
+    #[error("{} sent a message that is not an event: {detail}", who(node))]
     BadEvent {
         /// The node, if known.
         node: String,
@@ -147,6 +159,15 @@ pub enum RemoteError {
     },
 }
 
+/// `node X`, or `a node` before one is known.
+fn who(node: &str) -> String {
+    if node.is_empty() {
+        "a node".to_owned()
+    } else {
+        format!("node {node}")
+    }
+}
+
 fn last_refusal(refusal: Option<&str>) -> String {
     refusal
         .map(|r| format!(" (the last refusal: {r})"))
@@ -156,7 +177,7 @@ fn last_refusal(refusal: Option<&str>) -> String {
 impl RemoteError {
     /// A short name for the error: the node's classification for
     /// [`Failed`](Self::Failed) (as [`WorkerError::kind`] names it), else
-    /// `node_lost`, `outcome_lost`, `no_node`, `events_lost`, `bad_event`, `row_decode`,
+    /// `node_lost`, `node_restarted`, `outcome_lost`, `no_node`, `events_lost`, `bad_event`, `row_decode`,
     /// `output_decode`, `summary_mismatch`, `sink`, `encode` or `nats`.
     ///
     /// [`WorkerError::kind`]: bulkhead::WorkerError::kind
@@ -165,6 +186,7 @@ impl RemoteError {
             RemoteError::Failed { failure, .. } => &failure.kind,
             RemoteError::NodeLost { .. } => "node_lost",
             RemoteError::OutcomeLost { .. } => "outcome_lost",
+            RemoteError::NodeRestarted { .. } => "node_restarted",
             RemoteError::NoNode { .. } => "no_node",
             RemoteError::EventsLost { .. } => "events_lost",
             RemoteError::BadEvent { .. } => "bad_event",
@@ -191,6 +213,7 @@ impl RemoteError {
             RemoteError::Failed { node, .. }
             | RemoteError::NodeLost { node, .. }
             | RemoteError::OutcomeLost { node }
+            | RemoteError::NodeRestarted { node, .. }
             | RemoteError::EventsLost { node, .. }
             | RemoteError::BadEvent { node, .. }
             | RemoteError::SummaryMismatch { node, .. } => Some(node),

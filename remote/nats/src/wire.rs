@@ -84,6 +84,12 @@ pub enum EventBody {
     Accepted {
         /// The node's id.
         node: String,
+        /// Its heartbeat interval, in milliseconds.
+        #[serde(default)]
+        interval_ms: u64,
+        /// Its incarnation (see [`NodeStatus::incarnation`]).
+        #[serde(default)]
+        incarnation: String,
     },
     /// The node did not take the request (it is draining); nothing ran.
     Rejected {
@@ -134,9 +140,11 @@ impl EventBody {
 pub struct Control {
     /// The request.
     pub id: String,
-    /// More events the node may publish (0: the client is still there).
+    /// Events the client has taken so far, in all: the node may publish
+    /// the request's `credits` plus these. Each message repeats the total
+    /// (keep-alives too), so a lost message costs nothing.
     #[serde(default)]
-    pub credit: u64,
+    pub taken: u64,
     /// The client gives the request up.
     #[serde(default)]
     pub cancel: bool,
@@ -149,6 +157,10 @@ pub struct NodeStatus {
     pub node: String,
     /// The node agent's version.
     pub version: String,
+    /// A random name of this run of the node agent: a node restarted
+    /// under the same id has another.
+    #[serde(default)]
+    pub incarnation: String,
     /// This heartbeat's number, from 0 when the node started.
     pub beat: u64,
     /// Heartbeats are this many milliseconds apart.
@@ -170,8 +182,7 @@ pub struct NodeStatus {
     /// outcome did not come, knows NATS lost it.
     #[serde(default)]
     pub requests: Vec<String>,
-    /// Events (rows, diagnostics, progress) published since the node
-    /// started.
+    /// Events of every kind published since the node started.
     pub events: u64,
     /// Leases served by a worker already warm for their key.
     pub warm_hits: u64,
@@ -420,6 +431,13 @@ impl From<&PoolError> for Failure {
     fn from(error: &PoolError) -> Self {
         match error {
             PoolError::Worker(error) => Failure::from(error),
+            // What the child did while opening, under the pool's word.
+            PoolError::SessionOpen(inner) => {
+                let mut failure = Failure::from(inner);
+                failure.kind = error.kind().to_owned();
+                failure.message = error.to_string();
+                failure
+            }
             PoolError::BackingOff { retry_after, .. } => {
                 let mut failure = Failure::new(error.kind(), error.to_string());
                 failure.retry_after_ms = Some(millis(*retry_after));

@@ -13,10 +13,10 @@ use bulkhead::Row;
 use bulkhead_fixture::conformance::{ConformanceSleep, Slept};
 use bulkhead_fixture::{Abort, Echo, Fail, Item, SleepRows};
 use bulkhead_nats::{
-    ClientConfig, DurableQueue, DurableReport, ItemOutcome, NodeStatus, RemoteError, RemotePool,
-    Subjects,
+    DurableQueue, DurableReport, ItemOutcome, NodeStatus, RemoteError, RemotePool, Subjects,
 };
-use common::{Node, Server, service, watchdog};
+use common::{Node, Server, patient, service, watchdog};
+use futures_util::StreamExt;
 
 const KEY: &str = "plain";
 
@@ -83,7 +83,7 @@ fn a_node_killed_mid_batch_loses_nothing_and_each_item_is_recorded_once() {
     let _b = Node::start(&server, &name, "kill-b", &durable);
     let _c = Node::start(&server, &name, "kill-c", &durable);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 3).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 3).await;
         let queue = queue(&server, &name).await;
         let items = ids("k", 36);
         submit_sleeps(&queue, "kill", &items, 400).await;
@@ -151,7 +151,7 @@ fn an_item_that_ends_its_child_every_time_is_recorded_as_poison() {
         &["--durable", "--max-attempts", "2"],
     );
     watchdog(async {
-        let _pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
+        let _pool: RemotePool<String> = server.client(&name, patient(), 1).await;
         let queue = queue(&server, &name).await;
         let key = || KEY.to_owned();
         let echo = |text: &str| Echo { text: text.into() };
@@ -250,7 +250,7 @@ fn a_drained_node_finishes_what_it_runs_and_loses_nothing() {
     let mut a = Node::start(&server, &name, "drain-a", &["--durable"]);
     let _b = Node::start(&server, &name, "drain-b", &["--durable"]);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 2).await;
         let queue = queue(&server, &name).await;
         let items = ids("d", 24);
         submit_sleeps(&queue, "drain", &items, 300).await;
@@ -309,7 +309,7 @@ fn a_nats_server_restart_mid_batch_loses_nothing() {
         &["--durable", "--ack-wait-secs", "2"],
     );
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 2).await;
         let queue = queue(&server, &name).await;
         let items = ids("r", 30);
         submit_sleeps(&queue, "restart", &items, 200).await;
@@ -321,5 +321,65 @@ fn a_nats_server_restart_mid_batch_loses_nothing() {
             .await
             .expect("every item ends after the restart");
         assert_exactly_once(&queue, "restart", &items, &report, 200).await;
+    });
+}
+
+#[test]
+fn a_node_that_cannot_start_its_child_gives_items_back_and_none_is_poison() {
+    let Some(server) = Server::start("broken") else {
+        return;
+    };
+    let name = service("broken");
+    let missing =
+        std::env::temp_dir().join(format!("bulkhead-no-such-child-{}", std::process::id()));
+    let _broken = Node::start_serving(
+        &server,
+        &name,
+        "broken-a",
+        &["--durable", "--max-attempts", "2"],
+        &missing,
+    );
+    watchdog(async {
+        let queue = queue(&server, &name).await;
+        let items = ids("b", 6);
+        submit_sleeps(&queue, "broken", &items, 10).await;
+        // Wait until the broken node has given an item back.
+        let client = server.options().connect("watcher").await.expect("connects");
+        let js = async_nats::jetstream::new(client);
+        let attempts = Subjects::new(&name).expect("a name").attempts_bucket();
+        let bucket = js
+            .get_key_value(attempts)
+            .await
+            .expect("the attempts bucket");
+        let mut watch = bucket
+            .watch_with_history("broken.>")
+            .await
+            .expect("a watch");
+        loop {
+            let entry = watch.next().await.expect("an entry").expect("readable");
+            let history: serde_json::Value = serde_json::from_slice(&entry.value).expect("JSON");
+            if history["given_back"].as_u64().unwrap_or(0) > 0 {
+                assert_eq!(
+                    history["failures"].as_array().map(Vec::len),
+                    Some(0),
+                    "{history}"
+                );
+                break;
+            }
+        }
+        // A healthy node does them all; the broken one's refusals did not
+        // count against the items.
+        let _healthy = Node::start(
+            &server,
+            &name,
+            "broken-b",
+            &["--durable", "--max-attempts", "2"],
+        );
+        let report = queue
+            .wait("broken", items.clone(), Duration::from_secs(60))
+            .await
+            .expect("every item ends");
+        assert_exactly_once(&queue, "broken", &items, &report, 10).await;
+        assert!(report.records.values().all(|r| r.node == "broken-b"));
     });
 }

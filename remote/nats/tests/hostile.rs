@@ -25,7 +25,7 @@ struct Misdeed {
 
 fn status(node: &str, beat: u64) -> NodeStatus {
     serde_json::from_value(serde_json::json!({
-        "node": node, "version": "0", "beat": beat, "interval_ms": 100, "capacity": 4,
+        "node": node, "version": "0", "incarnation": "fake-1", "beat": beat, "interval_ms": 100, "capacity": 4,
         "leased": 0, "queued": 0, "warm": [], "rss_bytes": 0, "running": 0,
         "events": 0, "warm_hits": 0, "sessions_opened": 0, "draining": false, "leaving": false
     }))
@@ -86,6 +86,8 @@ async fn fake_node(server: &Server, subjects: Subjects) {
                 0,
                 EventBody::Accepted {
                     node: "fake".into(),
+                    interval_ms: 100,
+                    incarnation: "fake-1".into(),
                 },
             );
             let events: Vec<bytes::Bytes> = match what.what.as_str() {

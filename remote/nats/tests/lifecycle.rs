@@ -9,9 +9,9 @@ mod common;
 use std::time::Duration;
 
 use bulkhead::Row;
-use bulkhead_fixture::{Echo, Item, Session, SessionState, SleepRows};
-use bulkhead_nats::{ClientConfig, NatsOptions, NodeStatus, RemotePool, Subjects};
-use common::{Node, Server, service, watchdog};
+use bulkhead_fixture::{Item, Session, SessionState, SleepRows};
+use bulkhead_nats::{NatsOptions, NodeStatus, RemotePool, Subjects};
+use common::{Node, Server, echo, patient, remote_pool, service, watchdog};
 use futures_util::StreamExt;
 
 fn idle(nodes: &[NodeStatus]) -> bool {
@@ -24,9 +24,16 @@ fn a_dropped_request_is_cancelled_on_its_node_and_the_child_stays_warm() {
         return;
     };
     let name = service("drop");
-    let _node = Node::start(&server, &name, "drop-a", &["--workers", "1"]);
+    // A client that went silent would be noticed after a minute only: a
+    // quick end is the cancellation's.
+    let _node = Node::start(
+        &server,
+        &name,
+        "drop-a",
+        &["--workers", "1", "--client-silence-ms", "60000"],
+    );
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 1).await;
         let opened: SessionState = pool.call("k".into(), &Session {}).await.expect("opens");
         assert_eq!(opened.opens, 1);
         let (first_rows, got_rows) = tokio::sync::oneshot::channel();
@@ -57,14 +64,24 @@ fn a_dropped_request_is_cancelled_on_its_node_and_the_child_stays_warm() {
         stream.abort();
         assert!(stream.await.expect_err("aborted").is_cancelled());
         // The node hears the cancellation, the child ends the request
-        // itself and stays warm for the key.
+        // itself and stays warm for the key: a heartbeat made after the
+        // abort shows the worker free, well before the client silence.
+        let beat = pool.nodes().first().map_or(0, |n| n.beat);
+        let freed = |nodes: &[NodeStatus]| nodes.iter().all(|n| n.beat > beat + 1) && idle(nodes);
         assert!(
-            pool.wait_for(idle, Duration::from_secs(20)).await,
+            pool.wait_for(freed, Duration::from_secs(10)).await,
             "{:?}",
             pool.nodes()
         );
         let state: SessionState = pool.call("k".into(), &Session {}).await.expect("warm");
         assert_eq!(state.opens, 1, "the same child, still warm");
+        let opened = |nodes: &[NodeStatus]| nodes.iter().all(|n| n.beat > beat + 2);
+        assert!(pool.wait_for(opened, Duration::from_secs(10)).await);
+        let nodes = pool.nodes();
+        assert_eq!(
+            nodes[0].sessions_opened, 1,
+            "no child was replaced: {nodes:?}"
+        );
     });
 }
 
@@ -76,7 +93,7 @@ fn a_request_whose_client_went_silent_is_cancelled() {
     let name = service("silent");
     let _node = Node::start(&server, &name, "silent-a", &["--client-silence-ms", "600"]);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 1).await;
         // A client that sends a request, takes two rows' credit and then
         // says nothing more: no credit, no keep-alive.
         let raw = server
@@ -116,14 +133,7 @@ fn a_request_whose_client_went_silent_is_cancelled() {
             "{:?}",
             pool.nodes()
         );
-        let echoed = pool
-            .call(
-                "k".into(),
-                &Echo {
-                    text: "next".into(),
-                },
-            )
-            .await;
+        let echoed = echo(&pool, "next").await;
         assert_eq!(echoed.expect("the node serves on"), "next");
     });
 }
@@ -165,23 +175,8 @@ fn authentication_is_natss_own_and_passes_through() {
             "a NATS user name needs a password, and a password a user name"
         );
         options.password = Some("s3cret".into());
-        let client = options.connect("authenticated").await.expect("connects");
-        let pool: RemotePool<String> = RemotePool::connect(
-            client,
-            Subjects::new(&name).expect("a name"),
-            ClientConfig::default(),
-        )
-        .await
-        .expect("a client");
-        assert!(pool.wait_for_nodes(1, Duration::from_secs(20)).await);
-        let echoed = pool
-            .call(
-                "k".into(),
-                &Echo {
-                    text: "signed in".into(),
-                },
-            )
-            .await;
+        let pool = remote_pool(&options, &name, patient(), 1).await;
+        let echoed = echo(&pool, "signed in").await;
         assert_eq!(echoed.expect("served"), "signed in");
     });
 }
@@ -247,26 +242,8 @@ fn tls_is_natss_own_and_passes_through() {
         let mut options = server.options();
         options.tls_ca = Some(ca.clone().into());
         options.require_tls = true;
-        let client = options
-            .connect("trusting")
-            .await
-            .expect("connects over TLS");
-        let pool: RemotePool<String> = RemotePool::connect(
-            client,
-            Subjects::new(&name).expect("a name"),
-            ClientConfig::default(),
-        )
-        .await
-        .expect("a client");
-        assert!(pool.wait_for_nodes(1, Duration::from_secs(20)).await);
-        let echoed = pool
-            .call(
-                "k".into(),
-                &Echo {
-                    text: "encrypted".into(),
-                },
-            )
-            .await;
+        let pool = remote_pool(&options, &name, patient(), 1).await;
+        let echoed = echo(&pool, "encrypted").await;
         assert_eq!(echoed.expect("served over TLS"), "encrypted");
     });
     let _ = std::fs::remove_dir_all(dir);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bulkhead::plan::{Planner, WorkItem};
 use bulkhead_fixture::{Session, SessionState};
-use bulkhead_nats::{ClientConfig, NodeStatus, RemotePool};
-use common::{Node, Server, service, watchdog};
+use bulkhead_nats::{NodeStatus, RemotePool};
+use common::{Node, Server, patient, service, watchdog};
 
 #[test]
 fn a_plan_runs_each_batch_on_a_node_warm_for_its_key() {
@@ -22,7 +22,7 @@ fn a_plan_runs_each_batch_on_a_node_warm_for_its_key() {
     let _a = Node::start(&server, &name, "plan-a", &["--workers", "1"]);
     let _b = Node::start(&server, &name, "plan-b", &["--workers", "1"]);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 2).await;
         let keys = ["lemmas", "tactics", "algebra", "order"];
         let items =
             (0..40).map(|i| WorkItem::new(format!("item-{i:02}"), keys[i % 4].to_owned(), i));

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use bulkhead::{Row, Sink, SinkError};
 use bulkhead_fixture::{
-    Abort, Balloon, Count, Echo, Fail, Inject, Item, Segfault, Session, SessionState, SleepRows,
-    Spin,
+    Abort, Balloon, BigRow, Count, Echo, Fail, Inject, Item, Segfault, Session, SessionState,
+    SleepRows, Spin,
 };
 use bulkhead_nats::{ClientConfig, RemoteError, RemotePool};
-use common::{Node, Server, service, watchdog};
+use common::{Node, Server, echo, patient, service, watchdog};
 use futures_util::StreamExt;
 
 /// The session key of the tests that need one key only.
@@ -35,17 +35,8 @@ fn calls_and_streams_reach_the_sink_in_order_and_once() {
     let _a = Node::start(&server, &name, "calls-a", &[]);
     let _b = Node::start(&server, &name, "calls-b", &[]);
     watchdog(async {
-        let pool: RemotePool<String> = server
-            .client(&name, ClientConfig::default().credits(32), 2)
-            .await;
-        let echoed = pool
-            .call(
-                key(),
-                &Echo {
-                    text: "across the wire".into(),
-                },
-            )
-            .await;
+        let pool: RemotePool<String> = server.client(&name, patient().credits(32), 2).await;
+        let echoed = echo(&pool, "across the wire").await;
         assert_eq!(echoed.expect("echo"), "across the wire");
 
         let mut rows: Vec<Row<Item>> = Vec::new();
@@ -98,7 +89,7 @@ fn failures_keep_their_classification_across_the_wire() {
         &["--timeout-secs", "1", "--rss-limit-mib", "96"],
     );
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 1).await;
         let failure = |error: RemoteError| {
             assert_eq!(error.node(), Some("failures-a"), "{error}");
             error
@@ -171,6 +162,21 @@ fn failures_keep_their_classification_across_the_wire() {
         assert_eq!(framing.rows_delivered, 2);
         assert_eq!(rows.len(), 2, "the good rows came before the failure");
 
+        // A row the worker takes but NATS would not carry in one message.
+        let mut big: Vec<Row<String>> = Vec::new();
+        let huge = BigRow { bytes: 1_500_000 };
+        let too_large = failure(
+            pool.stream(key(), &huge, &mut big)
+                .await
+                .expect_err("too big"),
+        );
+        assert_eq!(too_large.kind, "too_large", "{}", too_large.message);
+        assert!(
+            too_large
+                .message
+                .contains("more than the NATS server takes in one message")
+        );
+
         let fail = Fail {
             message: "no such lemma".into(),
             code: 7,
@@ -182,14 +188,7 @@ fn failures_keep_their_classification_across_the_wire() {
         assert_eq!(remote.detail.expect("with its detail")["code"], 7);
 
         // After all that, the node still serves.
-        let echoed = pool
-            .call(
-                key(),
-                &Echo {
-                    text: "still here".into(),
-                },
-            )
-            .await;
+        let echoed = echo(&pool, "still here").await;
         assert_eq!(echoed.expect("the node recovered"), "still here");
     });
 }
@@ -203,7 +202,7 @@ fn requests_for_a_key_go_to_a_node_warm_for_it() {
     let _a = Node::start(&server, &name, "affinity-a", &["--workers", "1"]);
     let _b = Node::start(&server, &name, "affinity-b", &["--workers", "1"]);
     watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 2).await;
         let first: SessionState = pool.call("alpha".into(), &Session {}).await.expect("opens");
         assert_eq!(first.opens, 1);
         let warm = |nodes: &[bulkhead_nats::NodeStatus]| {
@@ -276,9 +275,7 @@ fn a_slow_sink_slows_the_child_and_memory_stays_bounded() {
     let node = Node::start(&server, &name, "backpressure-a", &[]);
     let credits = 64;
     watchdog(async {
-        let pool: RemotePool<String> = server
-            .client(&name, ClientConfig::default().credits(credits), 1)
-            .await;
+        let pool: RemotePool<String> = server.client(&name, patient().credits(credits), 1).await;
         let taken = Arc::new(AtomicU64::new(0));
         let release = Arc::new(AtomicBool::new(false));
         let waker = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
@@ -520,7 +517,7 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
         assert_eq!(failed["remote"]["kind"], "unknown_command", "{failed}");
 
         // A row that does not decode into the caller's type.
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 1).await;
+        let pool: RemotePool<String> = server.client(&name, patient(), 1).await;
         let mut wrong: Vec<Row<String>> = Vec::new();
         let numbers = NumbersAsStrings { n: 3 };
         let wrong_rows = pool
@@ -531,14 +528,7 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
         assert!(wrong.is_empty());
 
         // And the node still serves.
-        let echoed = pool
-            .call(
-                key(),
-                &Echo {
-                    text: "fine".into(),
-                },
-            )
-            .await;
+        let echoed = echo(&pool, "fine").await;
         assert_eq!(echoed.expect("still serving"), "fine");
     });
 }
@@ -596,14 +586,7 @@ fn a_partitioned_node_is_lost_then_heard_again_once_healed() {
             other => panic!("expected NodeLost, got {other:?}"),
         }
         // The other node serves meanwhile.
-        let echoed = pool
-            .call(
-                key(),
-                &Echo {
-                    text: "around the cut".into(),
-                },
-            )
-            .await;
+        let echoed = echo(&pool, "around the cut").await;
         assert_eq!(echoed.expect("served by the other node"), "around the cut");
         let others =
             |nodes: &[bulkhead_nats::NodeStatus]| nodes.len() == 1 && nodes[0].node == other.id;

@@ -88,7 +88,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .client_silence(Duration::from_millis(args.client_silence_ms));
     if args.durable {
         let durable = DurableConfig::default()
-            .ack_wait(Duration::from_secs_f64(args.ack_wait_secs))
+            .ack_wait(seconds("--ack-wait-secs", args.ack_wait_secs)?)
             .max_attempts(args.max_attempts);
         config = config.durable(durable);
     }
@@ -98,7 +98,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("no child program was given")?;
     let mut worker = Worker::builder(program).args(child_args);
     if let Some(secs) = args.timeout_secs {
-        worker = worker.request_timeout(Duration::from_secs_f64(secs));
+        worker = worker.request_timeout(seconds("--timeout-secs", secs)?);
     }
     if let Some(mib) = args.rss_limit_mib {
         worker = worker.rss_hard_limit(mib * 1024 * 1024);
@@ -117,6 +117,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     agent.drain().await;
     println!("bulkhead-node: drained, node {node}");
     Ok(())
+}
+
+/// A number of seconds from the command line, refused if negative or not
+/// a number.
+fn seconds(flag: &str, secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{flag} takes a number of seconds of 0 or more, not {secs}"))
 }
 
 /// Resolves at SIGTERM or ctrl-c.

@@ -23,6 +23,9 @@ struct Node {
     /// Keys this client's requests used on the node that its heartbeats
     /// do not list as warm yet.
     served: HashSet<WireKey>,
+    /// The node said it leaves: it takes nothing more, and its requests
+    /// may still end within the usual bound.
+    left: bool,
 }
 
 impl Node {
@@ -38,6 +41,9 @@ impl Node {
     }
 }
 
+/// A node not heard of for this long is forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
+
 /// Keys remembered per node between heartbeats, at most: they are
 /// forgotten once a heartbeat lists them as warm.
 const MAX_SERVED: usize = 1024;
@@ -52,8 +58,13 @@ pub(crate) struct Nodes {
 impl Nodes {
     pub(crate) fn heard(&self, status: NodeStatus) {
         if let Ok(mut table) = self.table.lock() {
+            // Nodes not heard of for long are forgotten.
+            table.retain(|_, node| node.seen.elapsed() < FORGET_AFTER);
             if status.leaving {
-                table.remove(&status.node);
+                if let Some(node) = table.get_mut(&status.node) {
+                    node.left = true;
+                    node.seen = Instant::now();
+                }
             } else {
                 let mut served = table
                     .remove(&status.node)
@@ -71,6 +82,7 @@ impl Nodes {
                         sent: 0,
                         ended: 0,
                         served,
+                        left: false,
                     },
                 );
             }
@@ -89,7 +101,7 @@ impl Nodes {
         };
         table
             .values()
-            .filter(|node| node.seen.elapsed() <= node.interval() * missed)
+            .filter(|node| !node.left && node.seen.elapsed() <= node.interval() * missed)
             .map(|node| node.status.clone())
             .collect()
     }
@@ -111,6 +123,14 @@ impl Nodes {
         ))
     }
 
+    /// The node's incarnation, as its last heartbeat gave it.
+    pub(crate) fn incarnation(&self, node: &str) -> Option<String> {
+        let table = self.table.lock().ok()?;
+        table
+            .get(node)
+            .map(|entry| entry.status.incarnation.clone())
+    }
+
     /// The node's last heartbeat number.
     pub(crate) fn beat(&self, node: &str) -> Option<u64> {
         let table = self.table.lock().ok()?;
@@ -122,7 +142,8 @@ impl Nodes {
     pub(crate) fn unavailable(&self, node: &str, missed: u32) -> Option<String> {
         let table = self.table.lock().ok()?;
         match table.get(node) {
-            None => Some("it left".to_owned()),
+            None => Some("it is not known".to_owned()),
+            Some(entry) if entry.left => Some("it left".to_owned()),
             Some(entry) if entry.status.draining => Some("it is draining".to_owned()),
             Some(entry) if entry.seen.elapsed() > entry.interval() * missed => {
                 Some("it was lost before it took the request".to_owned())
@@ -132,13 +153,19 @@ impl Nodes {
     }
 
     /// How long `node` has been silent, if longer than `missed` of its
-    /// intervals. A node never heard from (or gone by its own word) counts
-    /// from `since`.
-    pub(crate) fn lost(&self, node: &str, missed: u32, since: Instant) -> Option<Duration> {
+    /// intervals. A node that said it leaves counts from then; a node
+    /// never heard from counts from `since`, with the `interval` it gave.
+    pub(crate) fn lost(
+        &self,
+        node: &str,
+        missed: u32,
+        since: Instant,
+        interval: Duration,
+    ) -> Option<Duration> {
         let table = self.table.lock().ok()?;
         let (silent, allowed) = match table.get(node) {
             Some(entry) => (entry.seen.elapsed(), entry.interval() * missed),
-            None => (since.elapsed(), Duration::from_secs(1) * missed),
+            None => (since.elapsed(), interval * missed),
         };
         (silent > allowed).then_some(silent)
     }
@@ -154,7 +181,8 @@ impl Nodes {
     ) -> Option<String> {
         let mut table = self.table.lock().ok()?;
         let candidates = table.values().filter(|node| {
-            !exclude.contains(&node.status.node)
+            !node.left
+                && !exclude.contains(&node.status.node)
                 && !node.status.draining
                 && node.seen.elapsed() <= node.interval() * missed
                 && node.free() > 0

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bulkhead::{Row, Sink};
@@ -137,6 +137,9 @@ struct Flight<'s> {
     /// The node asked or the node that accepted.
     node: Option<String>,
     accepted: bool,
+    /// The accepting node's heartbeat interval and incarnation.
+    interval: Duration,
+    incarnation: String,
     /// The node's heartbeat number known when it accepted.
     base_beat: Option<u64>,
     /// Since when the node's heartbeats no longer list the request.
@@ -147,16 +150,43 @@ struct Flight<'s> {
     /// Whether it ended on its node with the child still there (a success
     /// or the command's own error): the node is warm for the key.
     served: bool,
-    /// Events taken since credit was last granted.
-    owed: u64,
+    /// Events taken so far, in all; the keep-alives repeat it.
+    taken: Arc<AtomicU64>,
+    /// The total last sent.
+    reported: u64,
     finished: bool,
     keepalive: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl Flight<'_> {
-    fn control(&self, node: &str, control: &Control) {
+impl<'s> Flight<'s> {
+    fn new(shared: &'s Shared, id: String, node: Option<String>, key: WireKey) -> Self {
+        Self {
+            shared,
+            id,
+            picked: node.is_some(),
+            node,
+            accepted: false,
+            interval: Duration::from_secs(1),
+            incarnation: String::new(),
+            base_beat: None,
+            unlisted_since: None,
+            key,
+            served: false,
+            taken: Arc::new(AtomicU64::new(0)),
+            reported: 0,
+            finished: false,
+            keepalive: None,
+        }
+    }
+
+    fn control(&self, node: &str, cancel: bool) {
         let subject = self.shared.subjects.node_control(node);
-        if let Ok(body) = serde_json::to_vec(control) {
+        let control = Control {
+            id: self.id.clone(),
+            taken: self.taken.load(Ordering::Relaxed),
+            cancel,
+        };
+        if let Ok(body) = serde_json::to_vec(&control) {
             let client = self.shared.client.clone();
             tokio::spawn(async move {
                 let _ = client.publish(subject, body.into()).await;
@@ -164,49 +194,44 @@ impl Flight<'_> {
         }
     }
 
-    fn accepted(&mut self, node: String) {
+    fn accepted(&mut self, node: String, interval_ms: u64, incarnation: String) {
         self.accepted = true;
         self.base_beat = self.shared.nodes.beat(&node);
-        let interval = self
-            .shared
-            .nodes
-            .interval(&node)
-            .unwrap_or(Duration::from_secs(1));
+        if interval_ms > 0 {
+            self.interval = Duration::from_millis(interval_ms);
+        }
+        self.incarnation = incarnation;
         let (client, subject) = (
             self.shared.client.clone(),
             self.shared.subjects.node_control(&node),
         );
-        let keepalive = serde_json::to_vec(&Control {
-            id: self.id.clone(),
-            credit: 0,
-            cancel: false,
-        })
-        .unwrap_or_default();
+        let (id, taken, interval) = (self.id.clone(), self.taken.clone(), self.interval);
         self.keepalive = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                let _ = client
-                    .publish(subject.clone(), keepalive.clone().into())
-                    .await;
+                let control = Control {
+                    id: id.clone(),
+                    taken: taken.load(Ordering::Relaxed),
+                    cancel: false,
+                };
+                if let Ok(body) = serde_json::to_vec(&control) {
+                    let _ = client.publish(subject.clone(), body.into()).await;
+                }
             }
         }));
         self.node = Some(node);
     }
 
-    /// One more event taken: grants credit back in quarters of the window.
+    /// One more event taken: the node hears of it each quarter of the
+    /// window (and at every keep-alive).
     fn took(&mut self) {
-        self.owed += 1;
-        if self.owed >= (self.shared.config.credits / 4).max(1)
-            && let Some(node) = &self.node
+        let taken = self.taken.fetch_add(1, Ordering::Relaxed) + 1;
+        if taken - self.reported >= (self.shared.config.credits / 4).max(1)
+            && let Some(node) = self.node.clone()
         {
-            let control = Control {
-                id: self.id.clone(),
-                credit: self.owed,
-                cancel: false,
-            };
-            self.control(node, &control);
-            self.owed = 0;
+            self.control(&node, false);
+            self.reported = taken;
         }
     }
 }
@@ -217,15 +242,8 @@ impl Drop for Flight<'_> {
             keepalive.abort();
         }
         if let Some(node) = self.node.clone() {
-            if !self.finished {
-                let cancel = Control {
-                    id: self.id.clone(),
-                    credit: 0,
-                    cancel: true,
-                };
-                if tokio::runtime::Handle::try_current().is_ok() {
-                    self.control(&node, &cancel);
-                }
+            if !self.finished && tokio::runtime::Handle::try_current().is_ok() {
+                self.control(&node, true);
             }
             if self.picked || self.accepted {
                 self.shared.nodes.done(&node, &self.key, self.served);
@@ -265,7 +283,10 @@ impl Shared {
                     refusal,
                 });
             }
-            match self.round(call, rows, &exclude, started).await? {
+            match self
+                .round(call, rows, &exclude, started, refusal.as_deref())
+                .await?
+            {
                 Round::Done(done) => return Ok(done),
                 Round::Refused { node, reason } => {
                     refusal = Some(format!("node {node}: {reason}"));
@@ -281,6 +302,7 @@ impl Shared {
         rows: &mut impl Rows,
         exclude: &HashSet<String>,
         started: Instant,
+        refusal: Option<&str>,
     ) -> Result<Round, RemoteError> {
         let nats = |what| move |source| RemoteError::Nats { what, source };
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -310,26 +332,13 @@ impl Shared {
             command: call.command.to_owned(),
             source,
         })?;
-        let mut flight = Flight {
-            shared: self,
-            id,
-            picked: node.is_some(),
-            node,
-            accepted: false,
-            base_beat: None,
-            unlisted_since: None,
-            key: call.key.clone(),
-            served: false,
-            owed: 0,
-            finished: false,
-            keepalive: None,
-        };
+        let mut flight = Flight::new(self, id, node, call.key.clone());
         self.client
             .publish(subject, body.into())
             .await
             .map_err(|e| nats("publish the request")(Box::new(e)))?;
         let sent = Instant::now();
-        self.follow(route, &mut flight, call, rows, started, sent)
+        self.follow(route, &mut flight, call, rows, (started, sent), refusal)
             .await
     }
 
@@ -339,9 +348,10 @@ impl Shared {
         flight: &mut Flight<'_>,
         call: &Call<'_>,
         rows: &mut impl Rows,
-        started: Instant,
-        sent: Instant,
+        times: (Instant, Instant),
+        refusal: Option<&str>,
     ) -> Result<Round, RemoteError> {
+        let sent = times.1;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut expected = 0;
         loop {
@@ -350,7 +360,7 @@ impl Shared {
                 biased;
                 message = route.receiver.recv() => message,
                 _ = tick.tick() => {
-                    if let Some(round) = self.check(flight, rows, started, sent)? {
+                    if let Some(round) = self.check(flight, rows, times, refusal)? {
                         return Ok(round);
                     }
                     continue;
@@ -386,14 +396,14 @@ impl Shared {
         &self,
         flight: &mut Flight<'_>,
         rows: &impl Rows,
-        started: Instant,
-        sent: Instant,
+        (started, sent): (Instant, Instant),
+        refusal: Option<&str>,
     ) -> Result<Option<Round>, RemoteError> {
         if !flight.accepted && started.elapsed() > self.config.accept_timeout {
             return Err(RemoteError::NoNode {
                 service: self.subjects.service().to_owned(),
                 waited: started.elapsed(),
-                refusal: None,
+                refusal: refusal.map(str::to_owned),
             });
         }
         let Some(node) = flight.node.clone() else {
@@ -406,10 +416,23 @@ impl Shared {
             // take it after all.
             return Ok(Some(Round::Refused { node, reason }));
         }
-        if let Some(silent_for) = self.nodes.lost(&node, self.config.missed_heartbeats, sent) {
+        let missed = self.config.missed_heartbeats;
+        if let Some(silent_for) = self.nodes.lost(&node, missed, sent, flight.interval) {
             return Err(RemoteError::NodeLost {
                 node,
                 silent_for,
+                rows_delivered: rows.counts().values().sum(),
+            });
+        }
+        if flight.accepted
+            && !flight.incarnation.is_empty()
+            && self
+                .nodes
+                .incarnation(&node)
+                .is_some_and(|now| now != flight.incarnation)
+        {
+            return Err(RemoteError::NodeRestarted {
+                node,
                 rows_delivered: rows.counts().values().sum(),
             });
         }
@@ -454,7 +477,17 @@ impl Shared {
         }
         *expected += 1;
         match event.body {
-            EventBody::Accepted { node } => flight.accepted(node),
+            EventBody::Accepted { .. } if flight.accepted => {
+                return Err(RemoteError::BadEvent {
+                    node: node(),
+                    detail: "it accepted the request twice".to_owned(),
+                });
+            }
+            EventBody::Accepted {
+                node,
+                interval_ms,
+                incarnation,
+            } => flight.accepted(node, interval_ms, incarnation),
             EventBody::Rejected { node, reason } => {
                 flight.finished = true;
                 return Ok(Some(Round::Refused { node, reason }));

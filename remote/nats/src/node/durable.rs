@@ -1,15 +1,18 @@
 //! Taking items of durable batches from JetStream, one per free worker.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::kv;
 use async_nats::jetstream::message::{AckKind, Message};
+use bulkhead::describe::{Bytes, Span};
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::Shared;
 use crate::durable::{DurableError, Store, boxed};
@@ -26,7 +29,8 @@ pub struct DurableConfig {
     /// wait, not how long an item may run.
     pub ack_wait: Duration,
     /// Deliveries that end their child before the item is recorded as
-    /// poison.
+    /// poison; as many deliveries lost with their node make it poison
+    /// too.
     pub max_attempts: u32,
 }
 
@@ -40,9 +44,9 @@ impl Default for DurableConfig {
 }
 
 impl DurableConfig {
-    /// Sets the acknowledgement wait.
+    /// Sets the acknowledgement wait (a second at least).
     pub fn ack_wait(mut self, wait: Duration) -> Self {
-        self.ack_wait = wait;
+        self.ack_wait = wait.max(Duration::from_secs(1));
         self
     }
 
@@ -58,6 +62,11 @@ pub(super) struct Setup {
     store: Store,
     consumer: PullConsumer,
     config: DurableConfig,
+    /// The largest message the server takes: a record past it is
+    /// replaced by a `too_large` failure.
+    max_payload: usize,
+    /// No fetching before this: the pool said it is backing off.
+    pause_until: Mutex<Option<Instant>>,
 }
 
 impl Setup {
@@ -67,7 +76,7 @@ impl Setup {
         config: &DurableConfig,
     ) -> Result<Self, DurableError> {
         let store = Store::open(client, subjects).await?;
-        let consumer = store
+        let mut consumer: PullConsumer = store
             .stream
             .get_or_create_consumer(
                 &subjects.consumer(),
@@ -75,28 +84,65 @@ impl Setup {
                     durable_name: Some(subjects.consumer()),
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: config.ack_wait,
-                    // One delivery more than the attempts: the last records
-                    // the item as poison without running it.
-                    max_deliver: i64::from(config.max_attempts) + 1,
+                    // Deliveries are counted here, not by JetStream: an
+                    // item must never be left without a record.
+                    max_deliver: -1,
                     ..Default::default()
                 },
             )
             .await
             .map_err(boxed("create the nodes' consumer"))?;
+        // The consumer may exist already, made by another node: its ack
+        // wait is the one JetStream applies.
+        let mut config = config.clone();
+        let info = consumer
+            .info()
+            .await
+            .map_err(boxed("read the nodes' consumer"))?;
+        if info.config.ack_wait != config.ack_wait {
+            tracing::warn!(
+                "the nodes' consumer waits {} for acknowledgements, not the {} asked: its wait is used",
+                Span(info.config.ack_wait),
+                Span(config.ack_wait)
+            );
+            config.ack_wait = info.config.ack_wait.max(Duration::from_secs(1));
+        }
+        let max_payload = client.server_info().max_payload;
         Ok(Self {
             store,
             consumer,
-            config: config.clone(),
+            config,
+            max_payload,
+            pause_until: Mutex::new(None),
         })
+    }
+
+    /// How long fetching should wait, if the pool backs off.
+    fn pause(&self) -> Option<Duration> {
+        let until = (*self.pause_until.lock().ok()?)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    fn pause_for(&self, pause: Duration) {
+        if let Ok(mut until) = self.pause_until.lock() {
+            *until = Some(Instant::now() + pause);
+        }
     }
 }
 
-/// Fetches one item whenever a worker is free, until the node drains.
+/// Fetches an item whenever fewer items than workers run, until the node
+/// drains. Items and plain requests share the pool's queue.
 pub(super) async fn items(shared: Arc<Shared>, setup: Setup) {
     let setup = Arc::new(setup);
     let slots = Arc::new(Semaphore::new(shared.pool.config().max_workers.max(1)));
     let node = shared.config.node.clone();
     loop {
+        if let Some(pause) = setup.pause() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shared.stop.cancelled() => return,
+            }
+        }
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot,
             () = shared.stop.cancelled() => return,
@@ -147,6 +193,40 @@ async fn fetch(consumer: &PullConsumer) -> Result<Option<Message>, async_nats::E
     }
 }
 
+/// What the attempts bucket keeps of an item's earlier deliveries.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct History {
+    /// The failures of deliveries that ended their child.
+    failures: Vec<Failure>,
+    /// Deliveries given back because the node could not run the item.
+    given_back: u64,
+}
+
+/// What a failed delivery means for its item.
+enum Verdict {
+    /// The item's own failure: another delivery would fail the same way.
+    Final,
+    /// The delivery ended its child: another may go well, up to the
+    /// attempts.
+    Attempt,
+    /// The node could not run it (its pool backs off, shuts down, cannot
+    /// start a child): no fault of the item.
+    NodeTrouble,
+}
+
+fn verdict(failure: &Failure) -> Verdict {
+    match failure.kind.as_str() {
+        "remote" | "row_decode" | "output_decode" | "unexpected_row" | "encode"
+        | "summary_mismatch" | "bad_item" | "too_large" => Verdict::Final,
+        // The child refused the key: final. The child died opening it:
+        // an attempt.
+        "session_open" if failure.remote.is_some() => Verdict::Final,
+        "session_open" => Verdict::Attempt,
+        _ if failure.ended_child() => Verdict::Attempt,
+        _ => Verdict::NodeTrouble,
+    }
+}
+
 /// Runs one delivery of an item; records its outcome and acknowledges it,
 /// or gives it back for another delivery.
 async fn handle(shared: &Shared, setup: &Setup, message: Message) {
@@ -163,6 +243,7 @@ async fn handle(shared: &Shared, setup: &Setup, message: Message) {
         return;
     };
     let key = format!("{batch}.{item}");
+    let record = |outcome| record(setup, &message, &key, item, node, deliveries, outcome);
     if let Ok(Some(_)) = setup.store.results.entry(&key).await {
         // Recorded by an earlier delivery whose acknowledgement was lost.
         let _ = message.double_ack().await;
@@ -172,72 +253,62 @@ async fn handle(shared: &Shared, setup: &Setup, message: Message) {
         Ok(body) => body,
         Err(err) => {
             let failure = Failure::new("bad_item", format!("item {key} does not parse: {err}"));
-            record(
-                setup,
-                &message,
-                &key,
-                item,
-                node,
-                deliveries,
-                ItemOutcome::Failed(failure),
-            )
-            .await;
+            record(ItemOutcome::Failed(failure)).await;
             return;
         }
     };
     let max = u64::from(setup.config.max_attempts);
-    if deliveries > max {
-        let attempts = attempts_of(setup, &key).await;
-        let last = attempts.last().cloned().unwrap_or_else(|| {
-            Failure::new(
+    let mut history = history_of(setup, &key).await;
+    let failed = u64::try_from(history.failures.len()).unwrap_or(u64::MAX);
+    // Deliveries before this one that left no trace: their node died.
+    let vanished = deliveries.saturating_sub(1 + failed + history.given_back);
+    if failed >= max || vanished >= max {
+        let last = match history.failures.last() {
+            Some(last) if failed >= max => last.clone(),
+            _ => Failure::new(
                 "node_lost",
-                format!("item {key} was delivered {max} times and no delivery recorded an outcome: its nodes were lost"),
-            )
-        });
-        let outcome = ItemOutcome::Poison { last, attempts };
-        record(setup, &message, &key, item, node, deliveries, outcome).await;
+                format!(
+                    "item {key} was delivered {deliveries} times, and {vanished} of its deliveries ended with their node before recording anything"
+                ),
+            ),
+        };
+        let attempts = history.failures;
+        record(ItemOutcome::Poison { last, attempts }).await;
         return;
     }
     let outcome = with_progress(&message, setup.config.ack_wait, run(shared, &body)).await;
-    let outcome = match outcome {
-        Ok(value) => ItemOutcome::Ok(value),
-        Err(failure) if failure.ended_child() || retryable(&failure) => {
-            let mut attempts = attempts_of(setup, &key).await;
-            attempts.push(failure.clone());
-            if let Ok(bytes) = serde_json::to_vec(&attempts) {
-                let _ = setup.store.attempts.put(&key, bytes.into()).await;
-            }
-            if deliveries >= max && failure.ended_child() {
-                ItemOutcome::Poison {
+    let failure = match outcome {
+        Ok(value) => return record(ItemOutcome::Ok(value)).await,
+        Err(failure) => failure,
+    };
+    let again = match verdict(&failure) {
+        Verdict::Final => return record(ItemOutcome::Failed(failure)).await,
+        Verdict::Attempt => {
+            history.failures.push(failure.clone());
+            if history.failures.len() >= setup.config.max_attempts as usize {
+                let attempts = history.failures;
+                return record(ItemOutcome::Poison {
                     last: failure,
                     attempts,
-                }
-            } else {
-                tracing::info!(%node, item = %key, "delivery {deliveries} failed ({}): the item goes back", failure.kind);
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(Duration::from_millis(200))))
-                    .await;
-                return;
+                })
+                .await;
             }
+            Duration::from_millis(200)
         }
-        Err(failure) => ItemOutcome::Failed(failure),
+        Verdict::NodeTrouble => {
+            history.given_back += 1;
+            let pause = failure
+                .retry_after_ms
+                .map_or(Duration::from_secs(1), Duration::from_millis);
+            setup.pause_for(pause);
+            pause
+        }
     };
-    record(setup, &message, &key, item, node, deliveries, outcome).await;
-}
-
-/// Failures of the node rather than of the item: another delivery may go
-/// well.
-fn retryable(failure: &Failure) -> bool {
-    matches!(
-        failure.kind.as_str(),
-        "shutting_down"
-            | "backing_off"
-            | "crash_loop"
-            | "restart_limit"
-            | "queue_timeout"
-            | "exhausted"
-            | "stale_lease"
-    )
+    if let Ok(bytes) = serde_json::to_vec(&history) {
+        let _ = setup.store.attempts.put(&key, bytes.into()).await;
+    }
+    tracing::info!(%node, item = %key, "delivery {deliveries} failed ({}): the item goes back", failure.kind);
+    let _ = message.ack_with(AckKind::Nak(Some(again))).await;
 }
 
 /// Runs `work`, telling JetStream every third of the ack wait that the
@@ -277,10 +348,10 @@ async fn run(shared: &Shared, item: &DurableItem) -> Result<Box<RawValue>, Failu
         .map_err(|error| fail(&error.into()))
 }
 
-async fn attempts_of(setup: &Setup, key: &str) -> Vec<Failure> {
+async fn history_of(setup: &Setup, key: &str) -> History {
     match setup.store.attempts.get(key).await {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        _ => Vec::new(),
+        _ => History::default(),
     }
 }
 
@@ -296,15 +367,31 @@ async fn record(
     deliveries: u64,
     outcome: ItemOutcome,
 ) {
-    let record = ItemRecord {
+    let mut record = ItemRecord {
         item: item.to_owned(),
         node: node.to_owned(),
         deliveries,
         outcome,
     };
-    let Ok(bytes) = serde_json::to_vec(&record) else {
+    let Ok(mut bytes) = serde_json::to_vec(&record) else {
         return;
     };
+    // Room for the key-value headers.
+    if bytes.len() + 1024 > setup.max_payload {
+        let failure = Failure::new(
+            "too_large",
+            format!(
+                "the outcome of item {key} takes {}, more than the server's limit of {} for one message",
+                Bytes(bytes.len() as u64),
+                Bytes(setup.max_payload as u64)
+            ),
+        );
+        record.outcome = ItemOutcome::Failed(failure);
+        match serde_json::to_vec(&record) {
+            Ok(smaller) => bytes = smaller,
+            Err(_) => return,
+        }
+    }
     match setup.store.results.create(key, bytes.into()).await {
         Ok(_) => {}
         Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}

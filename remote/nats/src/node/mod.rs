@@ -73,6 +73,13 @@ impl NodeConfig {
     }
 }
 
+/// Twelve random hexadecimal digits.
+fn random_name() -> String {
+    let mut bytes = [0u8; 6];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A node id for this process: the host name, the pid and a random tail.
 pub fn default_node_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -80,16 +87,8 @@ pub fn default_node_id() -> String {
         .map(|name| name.trim().to_owned())
         .filter(|name| check_name("node", name).is_ok())
         .unwrap_or_else(|| "node".to_owned());
-    let mut tail = [0u8; 3];
-    let _ = getrandom::fill(&mut tail);
     let host: String = host.chars().take(40).collect();
-    format!(
-        "{host}-{}-{:02x}{:02x}{:02x}",
-        std::process::id(),
-        tail[0],
-        tail[1],
-        tail[2]
-    )
+    format!("{host}-{}-{}", std::process::id(), &random_name()[..6])
 }
 
 /// Why a node agent could not start.
@@ -131,9 +130,34 @@ pub(crate) struct Shared {
     pub(crate) events: Arc<AtomicU64>,
     /// Heartbeats sent.
     beats: AtomicU64,
+    /// A random name of this run of the agent.
+    pub(crate) incarnation: String,
+    /// Cancellations of requests not seen yet, and when they came.
+    early_cancels: Mutex<HashMap<String, std::time::Instant>>,
 }
 
+/// Cancellations of unseen requests kept at most, and for how long.
+const EARLY_CANCELS: usize = 4096;
+const EARLY_CANCEL_TTL: Duration = Duration::from_secs(60);
+
 impl Shared {
+    /// Notes the cancellation of a request this node has not seen.
+    fn cancel_early(&self, id: String) {
+        if let Ok(mut early) = self.early_cancels.lock() {
+            early.retain(|_, at| at.elapsed() < EARLY_CANCEL_TTL);
+            if early.len() < EARLY_CANCELS {
+                early.insert(id, std::time::Instant::now());
+            }
+        }
+    }
+
+    /// Whether request `id` was cancelled before it came.
+    pub(crate) fn cancelled_early(&self, id: &str) -> bool {
+        self.early_cancels
+            .lock()
+            .is_ok_and(|mut early| early.remove(id).is_some())
+    }
+
     fn status(&self, leaving: bool) -> NodeStatus {
         let snapshot = self.pool.snapshot();
         let requests: Vec<String> = self
@@ -145,6 +169,7 @@ impl Shared {
         NodeStatus {
             node: self.config.node.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            incarnation: self.incarnation.clone(),
             beat: self.beats.fetch_add(1, Ordering::SeqCst),
             interval_ms: u64::try_from(self.config.heartbeat.as_millis()).unwrap_or(u64::MAX),
             capacity: snapshot.max_workers,
@@ -251,6 +276,8 @@ impl NodeAgent {
             items_running: AtomicUsize::new(0),
             events: Arc::new(AtomicU64::new(0)),
             beats: AtomicU64::new(0),
+            incarnation: random_name(),
+            early_cancels: Mutex::new(HashMap::new()),
         });
         // Make sure the subscriptions reached the server before the node
         // says it is there.
@@ -317,8 +344,10 @@ async fn control_loop(shared: Arc<Shared>, mut control: async_nats::Subscriber) 
             .lock()
             .ok()
             .and_then(|flights| flights.get(&control.id).cloned());
-        if let Some(flight) = flight {
-            flight.control(&control);
+        match flight {
+            Some(flight) => flight.control(&control),
+            None if control.cancel => shared.cancel_early(control.id),
+            None => {}
         }
     }
 }

@@ -14,7 +14,8 @@ use bulkhead::{RawRow, Sink, SinkError};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::{CancellationToken, PollSemaphore, WaitForCancellationFutureOwned};
 
-use crate::wire::{Control, Event, EventBody};
+use crate::wire::{Control, Event, EventBody, Failure};
+use bulkhead::describe::Bytes;
 
 /// What the control loop and the request share: credit, the client's
 /// last word, its cancellation.
@@ -27,6 +28,8 @@ pub(crate) struct Flight {
     pub(crate) cancel: CancellationToken,
     /// Why it was cancelled.
     reason: Mutex<Option<String>>,
+    /// The client's last total of events taken.
+    taken: Mutex<u64>,
 }
 
 impl Flight {
@@ -37,6 +40,7 @@ impl Flight {
             last_contact: Mutex::new(Instant::now()),
             cancel: CancellationToken::new(),
             reason: Mutex::new(None),
+            taken: Mutex::new(0),
         }
     }
 
@@ -61,10 +65,15 @@ impl Flight {
         if control.cancel {
             self.cancel_because("its client gave it up".to_owned());
         }
-        if control.credit > 0 {
-            // Never past the node's own window, whatever a client asks.
+        let Ok(mut taken) = self.taken.lock() else {
+            return;
+        };
+        if control.taken > *taken {
+            let more = control.taken - *taken;
+            *taken = control.taken;
+            // Never past the node's own window, whatever a client says.
             let room = MAX_WINDOW.saturating_sub(self.credit.available_permits());
-            self.credit.add_permits(permits(control.credit).min(room));
+            self.credit.add_permits(permits(more).min(room));
         }
     }
 
@@ -93,6 +102,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// Numbers events and hands them, in order, to a task that publishes them.
 pub(crate) struct Outbox {
     queue: Mutex<(u64, Option<mpsc::UnboundedSender<Vec<u8>>>)>,
+    /// The largest event the server takes in one message.
+    limit: usize,
 }
 
 impl Outbox {
@@ -103,16 +114,28 @@ impl Outbox {
         reply: String,
         events: Arc<AtomicU64>,
     ) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+        // Room for the message's own framing.
+        let limit = client
+            .server_info()
+            .max_payload
+            .saturating_sub(1024)
+            .max(1024);
         let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<u8>>();
         let publisher = tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
+            let mut held: Option<Vec<u8>> = None;
+            while let Some(first) = match held.take() {
+                Some(event) => Some(event),
+                None => receiver.recv().await,
+            } {
                 // Events queued meanwhile go in the same message, as a JSON
                 // array, up to about 64 KiB.
                 let mut body = first;
                 let mut count = 1;
-                while body.len() < BATCH_BYTES
-                    && let Ok(next) = receiver.try_recv()
-                {
+                while let Ok(next) = receiver.try_recv() {
+                    if body.len() + next.len() + 2 > BATCH_BYTES {
+                        held = Some(next);
+                        break;
+                    }
                     if count == 1 {
                         body.insert(0, b'[');
                     }
@@ -133,29 +156,44 @@ impl Outbox {
         });
         let outbox = Arc::new(Self {
             queue: Mutex::new((0, Some(sender))),
+            limit,
         });
         (outbox, publisher)
     }
 
-    /// Queues one event. After the terminal one, the outbox closes.
-    pub(crate) fn push(&self, body: EventBody) {
+    /// Queues one event. After the terminal one, the outbox closes. An
+    /// event too large for the server ends the request instead, with a
+    /// `too_large` failure in its place.
+    pub(crate) fn push(&self, body: EventBody) -> Result<(), String> {
         let Ok(mut queue) = self.queue.lock() else {
-            return;
+            return Ok(());
         };
-        let terminal = body.is_terminal();
-        let event = Event { seq: queue.0, body };
+        let mut terminal = body.is_terminal();
+        let mut event = Event { seq: queue.0, body };
         queue.0 += 1;
-        match serde_json::to_vec(&event) {
-            Ok(bytes) => {
-                if let Some(sender) = &queue.1 {
-                    let _ = sender.send(bytes);
-                }
-            }
-            Err(err) => tracing::warn!("an event could not be encoded: {err}"),
+        let mut bytes = serde_json::to_vec(&event).unwrap_or_default();
+        let mut refused = None;
+        if bytes.len() > self.limit {
+            let failure = Failure::new(
+                "too_large",
+                format!(
+                    "an event of {} is more than the NATS server takes in one message ({})",
+                    Bytes(bytes.len() as u64),
+                    Bytes(self.limit as u64)
+                ),
+            );
+            event.body = EventBody::Failed(Box::new(failure.clone()));
+            bytes = serde_json::to_vec(&event).unwrap_or_default();
+            terminal = true;
+            refused = Some(failure.message);
+        }
+        if let Some(sender) = &queue.1 {
+            let _ = sender.send(bytes);
         }
         if terminal {
             queue.1 = None;
         }
+        refused.map_or(Ok(()), Err)
     }
 }
 
@@ -202,8 +240,7 @@ impl EventSink {
         match self.held.take() {
             Some(permit) => {
                 permit.forget();
-                self.outbox.push(body);
-                Ok(())
+                self.outbox.push(body).map_err(SinkError::custom)
             }
             None => Err(SinkError::custom("an event was sent without credit")),
         }

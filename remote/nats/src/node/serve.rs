@@ -63,7 +63,7 @@ fn take(shared: &Arc<Shared>, payload: &[u8]) {
                     );
                     let (outbox, _) =
                         Outbox::open(shared.client.clone(), envelope.reply, shared.events.clone());
-                    outbox.push(EventBody::Failed(Box::new(failure)));
+                    let _ = outbox.push(EventBody::Failed(Box::new(failure)));
                     tracing::warn!(%node, id = %envelope.id, "a request that does not parse: {err}");
                 }
                 Err(_) => {
@@ -75,28 +75,37 @@ fn take(shared: &Arc<Shared>, payload: &[u8]) {
     };
     if shared.draining.load(Ordering::SeqCst) {
         let (outbox, _) = Outbox::open(shared.client.clone(), job.reply, shared.events.clone());
-        outbox.push(EventBody::Rejected {
+        let _ = outbox.push(EventBody::Rejected {
             node,
             reason: "the node is draining".to_owned(),
         });
         return;
     }
-    shared.work.spawn(serve(shared.clone(), job));
+    // Registered before anything is awaited, so that control messages
+    // find it; a cancellation that came first applies at once.
+    let flight = Arc::new(Flight::new(job.credits));
+    if let Ok(mut flights) = shared.flights.lock() {
+        flights.insert(job.id.clone(), flight.clone());
+    }
+    if shared.cancelled_early(&job.id) {
+        flight.cancel_because("its client gave it up".to_owned());
+    }
+    shared.work.spawn(serve(shared.clone(), job, flight));
 }
 
 /// Runs one request and publishes its events.
-async fn serve(shared: Arc<Shared>, job: Job) {
+async fn serve(shared: Arc<Shared>, job: Job, flight: Arc<Flight>) {
     let node = shared.config.node.clone();
     let (outbox, publisher) = Outbox::open(
         shared.client.clone(),
         job.reply.clone(),
         shared.events.clone(),
     );
-    let flight = Arc::new(Flight::new(job.credits));
-    if let Ok(mut flights) = shared.flights.lock() {
-        flights.insert(job.id.clone(), flight.clone());
-    }
-    outbox.push(EventBody::Accepted { node: node.clone() });
+    let _ = outbox.push(EventBody::Accepted {
+        node: node.clone(),
+        interval_ms: u64::try_from(shared.config.heartbeat.as_millis()).unwrap_or(u64::MAX),
+        incarnation: shared.incarnation.clone(),
+    });
     let watch = tokio::spawn(watch_client(
         flight.clone(),
         shared.config.client_silence,
@@ -120,7 +129,7 @@ async fn serve(shared: Arc<Shared>, job: Job) {
         }
     };
     watch.abort();
-    outbox.push(terminal);
+    let _ = outbox.push(terminal);
     drop(outbox);
     let _ = publisher.await;
     // Only now: a heartbeat that no longer lists the request is published

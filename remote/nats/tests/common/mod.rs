@@ -12,8 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bulkhead_nats::{ClientConfig, NatsOptions, RemotePool, Subjects};
-use serde::{Serialize, de::DeserializeOwned};
+use bulkhead_nats::{ClientConfig, NatsOptions, RemoteError, RemotePool, Subjects};
 
 pub const NODE: &str = env!("CARGO_BIN_EXE_bulkhead-node");
 pub const WATCHDOG: Duration = Duration::from_secs(90);
@@ -167,29 +166,13 @@ impl Server {
     }
 
     /// A remote client of `service`, once `nodes` nodes are heard.
-    pub async fn client<K>(
+    pub async fn client(
         &self,
         service: &str,
         config: ClientConfig,
         nodes: usize,
-    ) -> RemotePool<K>
-    where
-        K: bulkhead::pool::SessionKey + Serialize + DeserializeOwned,
-    {
-        let client = self
-            .options()
-            .connect("test client")
-            .await
-            .expect("connects");
-        let pool = RemotePool::connect(client, Subjects::new(service).expect("a name"), config)
-            .await
-            .expect("a remote pool");
-        assert!(
-            pool.wait_for_nodes(nodes, Duration::from_secs(30)).await,
-            "{nodes} nodes were not heard: {:?}",
-            pool.nodes()
-        );
-        pool
+    ) -> RemotePool<String> {
+        remote_pool(&self.options(), service, config, nodes).await
     }
 }
 
@@ -213,6 +196,18 @@ impl Node {
     /// Starts `bulkhead-node` for `service` with `extra` arguments, and
     /// waits for its ready line.
     pub fn start(server: &Server, service: &str, id: &str, extra: &[&str]) -> Self {
+        let fixture = bulkhead_fixture::child_program();
+        Self::start_serving(server, service, id, extra, &fixture)
+    }
+
+    /// As [`start`](Self::start), serving `child` instead of the fixture.
+    pub fn start_serving(
+        server: &Server,
+        service: &str,
+        id: &str,
+        extra: &[&str],
+        child: &std::path::Path,
+    ) -> Self {
         let host = server.net.as_ref().and_then(netns::Network::host);
         let mut command = match &host {
             Some(host) => host.command(NODE),
@@ -223,7 +218,7 @@ impl Node {
             .args(["--heartbeat-ms", "200"])
             .args(extra)
             .arg("--")
-            .arg(bulkhead_fixture::child_program())
+            .arg(child)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -302,6 +297,41 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A remote client of `service` over a connection made with `options`,
+/// once `nodes` nodes are heard.
+pub async fn remote_pool(
+    options: &NatsOptions,
+    service: &str,
+    config: ClientConfig,
+    nodes: usize,
+) -> RemotePool<String> {
+    let client = options.connect("test client").await.expect("connects");
+    let pool = RemotePool::connect(client, Subjects::new(service).expect("a name"), config)
+        .await
+        .expect("a remote pool");
+    assert!(
+        pool.wait_for_nodes(nodes, Duration::from_secs(30)).await,
+        "{nodes} nodes were not heard: {:?}",
+        pool.nodes()
+    );
+    pool
+}
+
+/// `text`, echoed by a node of `pool` (session key `k`).
+pub async fn echo(pool: &RemotePool<String>, text: &str) -> Result<String, RemoteError> {
+    let echo = bulkhead_fixture::Echo {
+        text: text.to_owned(),
+    };
+    pool.call("k".to_owned(), &echo).await
+}
+
+/// A client's settings for tests that do not time the loss of a node:
+/// ten missed heartbeats (2 s) before a node counts as lost, so that a
+/// loaded machine does not lose one by mistake.
+pub fn patient() -> ClientConfig {
+    ClientConfig::default().missed_heartbeats(10)
 }
 
 /// A service name unique to one test.
