@@ -1,6 +1,6 @@
 //! Requests through node agents running as separate processes, against a
 //! real `nats-server`: calls, streams, typed failures, session affinity,
-//! flow control, a lost node, bad input.
+//! flow control, bad input.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use bulkhead::{Row, Sink, SinkError};
 use bulkhead_fixture::{
-    Abort, Balloon, BigRow, Count, Echo, Fail, Inject, Item, Segfault, Session, SessionState,
-    SleepRows, Spin,
+    Abort, Balloon, BigRow, Count, Echo, Fail, Inject, Item, Segfault, Session, SessionState, Spin,
 };
-use bulkhead_nats::{ClientConfig, RemoteError, RemotePool};
+use bulkhead_nats::{RemoteError, RemotePool};
 use common::{Node, Server, echo, patient, service, watchdog};
 use futures_util::StreamExt;
 
@@ -365,95 +364,6 @@ fn peak_kib(pid: u32) -> u64 {
 }
 
 #[test]
-fn a_killed_node_fails_its_requests_with_node_lost() {
-    let Some(server) = Server::start("lost") else {
-        return;
-    };
-    let name = service("lost");
-    let mut node = Node::start(&server, &name, "lost-a", &[]);
-    watchdog(async {
-        let config = ClientConfig::default().missed_heartbeats(3);
-        let pool: RemotePool<String> = server.client(&name, config, 1).await;
-        let got_rows = Arc::new(AtomicU64::new(0));
-        let sink = {
-            let got_rows = got_rows.clone();
-            bulkhead::sink::from_fn(move |_: Row<Item>| {
-                got_rows.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-        };
-        let stream = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                pool.stream(
-                    key(),
-                    &SleepRows {
-                        rows: 100_000,
-                        every_ms: 5,
-                    },
-                    sink,
-                )
-                .await
-            }
-        });
-        let flowing = |nodes: &[bulkhead_nats::NodeStatus]| nodes.iter().any(|n| n.events > 10);
-        assert!(pool.wait_for(flowing, Duration::from_secs(30)).await);
-        node.kill();
-        let killed = tokio::time::Instant::now();
-        let error = stream.await.expect("joins").expect_err("the node is gone");
-        let noticed = killed.elapsed();
-        match &error {
-            RemoteError::NodeLost {
-                node,
-                silent_for,
-                rows_delivered,
-            } => {
-                assert_eq!(node, "lost-a");
-                assert!(*silent_for > Duration::from_millis(600), "{silent_for:?}");
-                assert!(*rows_delivered > 0);
-            }
-            other => panic!("expected NodeLost, got {other}"),
-        }
-        assert!(
-            error
-                .to_string()
-                .starts_with("node lost-a was lost: no heartbeat for"),
-            "{error}"
-        );
-        // 3 heartbeats of 200 ms, and the check's own period: well under
-        // the watchdog.
-        assert!(
-            noticed < Duration::from_secs(10),
-            "noticed after {noticed:?}"
-        );
-        // With no node left, a new request is not taken and says so.
-        let config = ClientConfig::default().accept_timeout(Duration::from_millis(500));
-        let client = server
-            .options()
-            .connect("late client")
-            .await
-            .expect("connects");
-        let late: RemotePool<String> = RemotePool::connect(
-            client,
-            bulkhead_nats::Subjects::new(&name).expect("a name"),
-            config,
-        )
-        .await
-        .expect("a client");
-        let refused = late
-            .call(
-                key(),
-                &Echo {
-                    text: "anyone?".into(),
-                },
-            )
-            .await
-            .expect_err("nobody");
-        assert_eq!(refused.kind(), "no_node", "{refused}");
-    });
-}
-
-#[test]
 fn bad_messages_get_typed_answers_and_lose_nothing() {
     let Some(server) = Server::start("bad") else {
         return;
@@ -538,67 +448,4 @@ fn bad_messages_get_typed_answers_and_lose_nothing() {
 #[command(name = "numbers", row = String, summary = u64)]
 struct NumbersAsStrings {
     n: u64,
-}
-
-#[test]
-fn a_partitioned_node_is_lost_then_heard_again_once_healed() {
-    let Some(server) = Server::start("partition") else {
-        return;
-    };
-    let name = service("partition");
-    let a = Node::start(&server, &name, "partition-a", &["--workers", "1"]);
-    let b = Node::start(&server, &name, "partition-b", &["--workers", "1"]);
-    if !a.on_own_host() {
-        eprintln!("skipped: a partition needs network namespaces (root and `ip`)");
-        return;
-    }
-    watchdog(async {
-        let pool: RemotePool<String> = server.client(&name, ClientConfig::default(), 2).await;
-        let stream = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                let sink = bulkhead::sink::Discard;
-                pool.stream(
-                    key(),
-                    &SleepRows {
-                        rows: 100_000,
-                        every_ms: 5,
-                    },
-                    sink,
-                )
-                .await
-            }
-        });
-        let flowing = |nodes: &[bulkhead_nats::NodeStatus]| {
-            nodes.iter().any(|n| n.running > 0 && n.events > 10)
-        };
-        assert!(pool.wait_for(flowing, Duration::from_secs(30)).await);
-        let busy = pool
-            .nodes()
-            .into_iter()
-            .find(|n| n.running > 0)
-            .expect("a busy node")
-            .node;
-        let (cut, other) = if busy == a.id { (&a, &b) } else { (&b, &a) };
-        assert!(cut.cut());
-        match stream.await.expect("joins") {
-            Err(RemoteError::NodeLost { node, .. }) => assert_eq!(node, busy),
-            other => panic!("expected NodeLost, got {other:?}"),
-        }
-        // The other node serves meanwhile.
-        let echoed = echo(&pool, "around the cut").await;
-        assert_eq!(echoed.expect("served by the other node"), "around the cut");
-        let others =
-            |nodes: &[bulkhead_nats::NodeStatus]| nodes.len() == 1 && nodes[0].node == other.id;
-        assert!(
-            pool.wait_for(others, Duration::from_secs(10)).await,
-            "{:?}",
-            pool.nodes()
-        );
-        cut.heal();
-        assert!(
-            pool.wait_for_nodes(2, Duration::from_secs(30)).await,
-            "the healed node was not heard again"
-        );
-    });
 }
