@@ -133,3 +133,39 @@ fn a_partitioned_node_is_lost_then_heard_again_once_healed() {
         );
     });
 }
+
+#[test]
+fn a_node_restarted_under_the_same_id_fails_the_requests_it_had() {
+    let Some(server) = Server::start("restarted") else {
+        return;
+    };
+    let name = service("restarted");
+    let mut node = Node::start(&server, &name, "restarted-a", &[]);
+    watchdog(async {
+        // Patient enough that the restart is seen before any silence.
+        let config = ClientConfig::default().missed_heartbeats(50);
+        let pool: RemotePool<String> = server.client(&name, config, 1).await;
+        let stream = endless_stream(&pool, Arc::default());
+        assert!(pool.wait_for(flowing, Duration::from_secs(30)).await);
+        let before = pool.nodes()[0].incarnation.clone();
+        node.kill();
+        let _again = Node::start(&server, &name, "restarted-a", &[]);
+        match stream.await.expect("joins") {
+            Err(RemoteError::NodeRestarted {
+                node,
+                rows_delivered,
+            }) => {
+                assert_eq!(node, "restarted-a");
+                assert!(rows_delivered > 0);
+            }
+            Err(other) => panic!("expected NodeRestarted, got {other}"),
+            Ok(summary) => panic!("the stream ended with {} rows", summary.rows),
+        }
+        assert_ne!(pool.nodes()[0].incarnation, before);
+        let echoed = echo(&pool, "the new one").await;
+        assert_eq!(
+            echoed.expect("served by the new incarnation"),
+            "the new one"
+        );
+    });
+}
