@@ -305,6 +305,20 @@ impl Failure {
         }
     }
 
+    /// A `too_large` failure: `what` takes `size` bytes, more than the
+    /// server carries in one message (`limit`).
+    pub(crate) fn too_large(what: &str, size: usize, limit: usize) -> Self {
+        let bytes = |n: usize| bulkhead::describe::Bytes(u64::try_from(n).unwrap_or(u64::MAX));
+        Failure::new(
+            "too_large",
+            format!(
+                "{what} takes {}, more than the NATS server takes in one message ({})",
+                bytes(size),
+                bytes(limit)
+            ),
+        )
+    }
+
     /// Whether the request ended its child: it crashed, broke the
     /// protocol, or was killed for a limit. Such an item is retried on a
     /// durable batch, then recorded as poison.

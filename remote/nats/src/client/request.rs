@@ -304,7 +304,6 @@ impl Shared {
         started: Instant,
         refusal: Option<&str>,
     ) -> Result<Round, RemoteError> {
-        let nats = |what| move |source| RemoteError::Nats { what, source };
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{n}", self.id);
         let route = self.replies.open(n);
@@ -336,7 +335,10 @@ impl Shared {
         self.client
             .publish(subject, body.into())
             .await
-            .map_err(|e| nats("publish the request")(Box::new(e)))?;
+            .map_err(|source| RemoteError::Nats {
+                what: "publish the request",
+                source: Box::new(source),
+            })?;
         let sent = Instant::now();
         self.follow(route, &mut flight, call, rows, (started, sent), refusal)
             .await

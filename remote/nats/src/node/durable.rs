@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::kv;
 use async_nats::jetstream::message::{AckKind, Message};
-use bulkhead::describe::{Bytes, Span};
+use bulkhead::describe::Span;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -378,14 +378,8 @@ async fn record(
     };
     // Room for the key-value headers.
     if bytes.len() + 1024 > setup.max_payload {
-        let failure = Failure::new(
-            "too_large",
-            format!(
-                "the outcome of item {key} takes {}, more than the server's limit of {} for one message",
-                Bytes(bytes.len() as u64),
-                Bytes(setup.max_payload as u64)
-            ),
-        );
+        let what = format!("the outcome of item {key}");
+        let failure = Failure::too_large(&what, bytes.len(), setup.max_payload);
         record.outcome = ItemOutcome::Failed(failure);
         match serde_json::to_vec(&record) {
             Ok(smaller) => bytes = smaller,

@@ -15,7 +15,6 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::{CancellationToken, PollSemaphore, WaitForCancellationFutureOwned};
 
 use crate::wire::{Control, Event, EventBody, Failure};
-use bulkhead::describe::Bytes;
 
 /// What the control loop and the request share: credit, the client's
 /// last word, its cancellation.
@@ -174,14 +173,7 @@ impl Outbox {
         let mut bytes = serde_json::to_vec(&event).unwrap_or_default();
         let mut refused = None;
         if bytes.len() > self.limit {
-            let failure = Failure::new(
-                "too_large",
-                format!(
-                    "an event of {} is more than the NATS server takes in one message ({})",
-                    Bytes(bytes.len() as u64),
-                    Bytes(self.limit as u64)
-                ),
-            );
+            let failure = Failure::too_large("an event", bytes.len(), self.limit);
             event.body = EventBody::Failed(Box::new(failure.clone()));
             bytes = serde_json::to_vec(&event).unwrap_or_default();
             terminal = true;
