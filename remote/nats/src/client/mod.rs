@@ -245,10 +245,7 @@ impl<K: SessionKey> RemotePool<K> {
     ) -> Result<C::Output, RemoteError> {
         let call = self.call_of(&key, command, false)?;
         let done = self.shared.execute(&call, &mut NoRows).await?;
-        serde_json::from_str(done.output.get()).map_err(|source| RemoteError::OutputDecode {
-            command: C::NAME.to_owned(),
-            source,
-        })
+        decode_output::<C, _>(&done.output)
     }
 
     /// Runs a streaming command on a node, rows into `sink` in order and
@@ -267,12 +264,7 @@ impl<K: SessionKey> RemotePool<K> {
         let call = self.call_of(&key, command, true)?;
         let mut rows = TypedRows::<C::Row, S>::new(C::NAME, sink);
         let done = self.shared.execute(&call, &mut rows).await?;
-        let value = serde_json::from_str(done.output.get()).map_err(|source| {
-            RemoteError::OutputDecode {
-                command: C::NAME.to_owned(),
-                source,
-            }
-        })?;
+        let value = decode_output::<C, _>(&done.output)?;
         Ok(StreamSummary {
             value,
             rows: done.streams.values().sum(),
@@ -300,4 +292,14 @@ impl<K: SessionKey> RemotePool<K> {
             .collect()
             .await
     }
+}
+
+/// A node's output decoded into the command's type.
+fn decode_output<C: bulkhead::Command, T: serde::de::DeserializeOwned>(
+    output: &serde_json::value::RawValue,
+) -> Result<T, RemoteError> {
+    serde_json::from_str(output.get()).map_err(|source| RemoteError::OutputDecode {
+        command: C::NAME.to_owned(),
+        source,
+    })
 }
